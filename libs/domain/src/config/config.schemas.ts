@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/** Environment variables every service reads; each service extends this with its own. */
+export const commonEnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL connection string. */
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/tessera'),
+  /** Redis connection string (queues and events). */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('tessera'),
+  BLOB_STORE: z.enum(['fs']).default('fs'),
+  /** Root folder of the filesystem blob store (staging/ and blobs/ live under it). */
+  BLOB_DIR: z.string().min(1).default('./data/blobs'),
+  /** How long a graceful shutdown may take before the process exits anyway, in ms. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+});
+
+/** Bearer-token settings shared by the gateway and the notifier. */
+export const authEnvSchema = z.object({
+  /** HS256 secret, at least 32 characters. Required in production. */
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+});
+
+export class ConfigError extends Error {
+  constructor(
+    service: string,
+    readonly problems: string[],
+  ) {
+    super(`${service} cannot start: fix these environment variables and start it again:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates `env` against `schema`, reporting every bad variable at once. */
+export function parseEnv<S extends z.ZodType>(service: string, schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  // An empty variable means "not set" (compose and k8s often pass `FOO=`).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      service,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+
+/** Where one attempt of one chunk is staged until the worker commits it. */
+export interface StagingKey {
+  uploadId: string;
+  index: number;
+  token: string;
+}
+
+export interface StageOptions {
+  /** Exact number of bytes expected; fewer or more make `stage` reject and keep nothing. */
+  expectedBytes?: number;
+  /** Upper bound when the length is not known in advance; more makes `stage` reject. */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+/**
+ * Staging area for incoming chunk bytes, and content-addressed blobs
+ * (`blobs/sha256/<aa>/<bb>/<hash>`) for committed ones.
+ */
+export interface BlobStore {
+  /**
+   * Streams `source` into the staging area and makes it durable (fsync'd or acknowledged)
+   * before resolving. On any failure, including a length mismatch, nothing is left behind.
+   */
+  stage(key: StagingKey, source: Readable, options: StageOptions): Promise<{ bytes: number }>;
+
+  /** The staged bytes, or null if they are gone. */
+  readStaged(key: StagingKey): Promise<Readable | null>;
+
+  /**
+   * Makes the staged bytes the blob `sha256`. Writes nothing if that blob already exists.
+   * Leaves the staged copy in place (call `deleteStaged` once the commit is recorded).
+   */
+  commitStaged(key: StagingKey, sha256: string): Promise<void>;
+
+  /** Deletes one staged attempt; a missing one is not an error. */
+  deleteStaged(key: StagingKey): Promise<void>;
+
+  /** Deletes everything staged for an upload. */
+  deleteStagingOf(uploadId: string): Promise<void>;
+
+  /** Reads a blob, or a byte range of it. */
+  readBlob(sha256: string, range?: ByteRange): Promise<Readable>;
+
+  /** Deletes a blob; a missing one is not an error. */
+  deleteBlob(sha256: string): Promise<void>;
+
+  /** Throws when the store cannot be reached or written. */
+  ping(): Promise<void>;
+}

@@ -1,0 +1,52 @@
+import { Readable } from 'node:stream';
+import { digestStream } from '../shared/hashing';
+import { terminalEvent } from '../events/event-factory';
+import type { BlobStore, Clock, ProgressPublisher, UploadRepository } from '../ports';
+import type { StoredChunk } from '../upload/upload.types';
+
+export type FinalizeResult = 'completed' | 'failed' | 'skipped';
+
+/**
+ * Computes the whole file's SHA-256 from its chunks in order, compares it with the
+ * declared digest, and settles the upload as `completed` or `failed`, exactly once.
+ */
+export class FinalizeUpload {
+  constructor(
+    private readonly repo: UploadRepository,
+    private readonly blobs: BlobStore,
+    private readonly publisher: ProgressPublisher,
+    private readonly clock: Clock,
+  ) {}
+
+  async execute(uploadId: string): Promise<FinalizeResult> {
+    const upload = await this.repo.findById(uploadId);
+    if (!upload) return 'skipped';
+    if (upload.state === 'completed' || upload.state === 'failed') {
+      // A redelivered job: the previous run may have died between settling and announcing.
+      // Announcing again with the same seq is harmless; clients keep the highest seq seen.
+      const event = terminalEvent(upload);
+      if (event) await this.publisher.publish([event]);
+      return 'skipped';
+    }
+    if (upload.state !== 'finalizing') return 'skipped';
+    const chunks = await this.repo.listStoredChunks(uploadId);
+    if (chunks.length !== upload.chunkCount) {
+      throw new Error(`upload ${uploadId} is finalizing with ${chunks.length} of ${upload.chunkCount} chunks recorded`);
+    }
+    const { sha256, size } = await digestStream(Readable.from(this.concatenate(chunks)));
+    if (size !== upload.size) throw new Error(`upload ${uploadId}: chunks hold ${size} bytes, expected ${upload.size}`);
+
+    const matches = upload.declaredSha256 === null || upload.declaredSha256 === sha256;
+    const input = { uploadId, sha256, now: this.clock.now() };
+    const { changed, upload: settled } = matches ? await this.repo.complete(input) : await this.repo.fail(input);
+    const event = changed && settled ? terminalEvent(settled) : null;
+    if (event) await this.publisher.publish([event]);
+    return changed ? (matches ? 'completed' : 'failed') : 'skipped';
+  }
+
+  private async *concatenate(chunks: StoredChunk[]): AsyncGenerator<Buffer> {
+    for (const chunk of chunks) {
+      for await (const piece of await this.blobs.readBlob(chunk.sha256)) yield piece as Buffer;
+    }
+  }
+}
