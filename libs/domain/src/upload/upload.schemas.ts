@@ -53,7 +53,7 @@ export const createUploadBodySchema = z.strictObject({
 export type CreateUploadBody = z.infer<typeof createUploadBodySchema>;
 
 /** Query of `GET /v1/uploads`. */
-export const listUploadsQuerySchema = z.strictObject({
+export const listUploadsQuerySchema = z.object({
   state: z.enum(UPLOAD_STATES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),

@@ -1,0 +1,1 @@
+export { JoseTokenVerifier, signToken, type JoseTokenVerifierOptions } from './jose-token-verifier';

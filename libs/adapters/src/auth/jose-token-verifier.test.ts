@@ -1,0 +1,83 @@
+import { SignJWT } from 'jose';
+import { UnauthorizedError } from '@tessera/domain';
+import { JoseTokenVerifier, signToken } from './jose-token-verifier';
+
+const secret = 'a-test-secret-that-is-at-least-32-characters';
+const key = new TextEncoder().encode(secret);
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+async function refusal(verifier: JoseTokenVerifier, token: string): Promise<UnauthorizedError> {
+  const error = await verifier.verify(token).then(
+    () => {
+      throw new Error('the token was accepted');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UnauthorizedError);
+  if (token !== '') expect((error as Error).message).not.toContain(token);
+  return error as UnauthorizedError;
+}
+
+describe('JoseTokenVerifier', () => {
+  const verifier = new JoseTokenVerifier({ secret });
+
+  it('accepts a valid token and names its subject as owner', async () => {
+    await expect(verifier.verify(await signToken(secret, 'alice'))).resolves.toEqual({ ownerId: 'alice' });
+  });
+
+  it('checks issuer and audience when configured', async () => {
+    const strict = new JoseTokenVerifier({ secret, issuer: 'tessera', audience: 'uploads' });
+    await expect(strict.verify(await signToken(secret, 'alice', { issuer: 'tessera', audience: 'uploads' }))).resolves.toEqual({ ownerId: 'alice' });
+    expect((await refusal(strict, await signToken(secret, 'alice', { issuer: 'other', audience: 'uploads' }))).message).toMatch(/another service/);
+    expect((await refusal(strict, await signToken(secret, 'alice'))).message).toMatch(/another service|claim/);
+  });
+
+  it('refuses an expired token', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(nowSeconds() - 60).sign(key);
+    expect((await refusal(verifier, token)).message).toMatch(/expired/);
+  });
+
+  it('honours the clock tolerance', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(nowSeconds() - 5).sign(key);
+    await expect(new JoseTokenVerifier({ secret, clockToleranceSeconds: 30 }).verify(token)).resolves.toEqual({ ownerId: 'alice' });
+  });
+
+  it('refuses a token that is not valid yet', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setNotBefore(nowSeconds() + 600).sign(key);
+    expect((await refusal(verifier, token)).message).toMatch(/not valid yet/);
+  });
+
+  it('refuses a token signed with another secret', async () => {
+    const token = await signToken('another-secret-that-is-also-32-characters-long', 'alice');
+    expect((await refusal(verifier, token)).message).toMatch(/signature/);
+  });
+
+  it('refuses an unsigned (alg: none) token', async () => {
+    const token = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'alice', exp: nowSeconds() + 600 })}.`;
+    await refusal(verifier, token);
+  });
+
+  it('refuses an HS512 token made with the same secret', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS512' }).setSubject('alice').setExpirationTime('1h').sign(key);
+    expect((await refusal(verifier, token)).message).toMatch(/HS256/);
+  });
+
+  it.each([
+    ['no sub', {}],
+    ['an empty sub', { sub: '' }],
+  ])('refuses a token with %s', async (_case, claims) => {
+    const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
+    expect((await refusal(verifier, token)).message).toMatch(/subject/);
+  });
+
+  it.each(['garbage', '', 'a.b.c', 'Bearer xyz'])('refuses the malformed token %j', async (token) => {
+    const error = await refusal(verifier, token);
+    expect(error.message).toMatch(/malformed/);
+    expect(error.code).toBe('unauthorized');
+  });
+
+  it('refuses to start without a secret', () => {
+    expect(() => new JoseTokenVerifier({ secret: '' })).toThrow(/AUTH_JWT_SECRET/);
+  });
+});

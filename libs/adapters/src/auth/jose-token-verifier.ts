@@ -1,0 +1,88 @@
+import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { UnauthorizedError, type Principal, type TokenVerifier } from '@tessera/domain';
+
+export interface JoseTokenVerifierOptions {
+  /** The shared HS256 secret. */
+  secret: string;
+  /** When set, the token's `iss` must equal it. */
+  issuer?: string;
+  /** When set, the token's `aud` must contain it. */
+  audience?: string;
+  /** Leeway for `exp` and `nbf`, seconds (default 0). */
+  clockToleranceSeconds?: number;
+}
+
+const encoder = new TextEncoder();
+
+function keyOf(secret: string): Uint8Array {
+  if (secret.length === 0) throw new Error('An HS256 secret must not be empty; set AUTH_JWT_SECRET.');
+  return encoder.encode(secret);
+}
+
+/** Why jose refused a token, in words safe to return to the client (never the token itself). */
+function reasonFor(error: unknown): string {
+  const { code, claim } = (error ?? {}) as { code?: string; claim?: string };
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return 'The token has expired.';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      if (claim === 'nbf') return 'The token is not valid yet.';
+      if (claim === 'iss' || claim === 'aud') return 'The token was issued for another service.';
+      return `The token's "${claim ?? 'claims'}" claim is invalid.`;
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'The token signature is invalid.';
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      return 'The token must be signed with HS256.';
+    default:
+      return 'The token is malformed.';
+  }
+}
+
+/**
+ * Verifies HS256 bearer tokens with jose. The algorithm is pinned, so neither `none` nor
+ * another HMAC size is accepted; `sub` names the owner. Every failure is an UnauthorizedError.
+ */
+export class JoseTokenVerifier implements TokenVerifier {
+  private readonly key: Uint8Array;
+
+  constructor(private readonly options: JoseTokenVerifierOptions) {
+    this.key = keyOf(options.secret);
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        ...(this.options.issuer !== undefined ? { issuer: this.options.issuer } : {}),
+        ...(this.options.audience !== undefined ? { audience: this.options.audience } : {}),
+        clockTolerance: this.options.clockToleranceSeconds ?? 0,
+      }));
+    } catch (error) {
+      throw new UnauthorizedError(reasonFor(error));
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+      throw new UnauthorizedError('The token names no subject ("sub").');
+    }
+    return { ownerId: payload.sub };
+  }
+}
+
+/**
+ * Signs an HS256 token for `subject`: for development and tests. `expiresIn` takes jose
+ * time spans such as '1h' or '15 minutes' (default '1h').
+ */
+export async function signToken(
+  secret: string,
+  subject: string,
+  options: { expiresIn?: string; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  const jwt = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '1h');
+  if (options.issuer !== undefined) jwt.setIssuer(options.issuer);
+  if (options.audience !== undefined) jwt.setAudience(options.audience);
+  return jwt.sign(keyOf(secret));
+}

@@ -1,0 +1,7 @@
+// Driven adapters shared by the services. Each folder's barrel lists its public names.
+export * from './postgres';
+export * from './fs';
+export * from './queue';
+export * from './redis';
+export * from './system';
+export * from './auth';

@@ -1,0 +1,2 @@
+export { BullmqChunkQueue, storeJobId, type BullmqChunkQueueOptions } from './bullmq-chunk-queue';
+export { redisConnection } from './redis-connection';

@@ -1,0 +1,221 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  AbortUpload,
+  AcceptChunk,
+  ChunkIntake,
+  CreateUpload,
+  GetUpload,
+  ListUploads,
+  ReadContent,
+  ReceiveFileStream,
+  StoreChunk,
+  FinalizeUpload,
+  UnauthorizedError,
+  type TokenVerifier,
+} from '@tessera/domain';
+import { FixedClock, InMemoryBlobStore, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '@tessera/domain/testing';
+import { pino } from 'pino';
+import request from 'supertest';
+import { createApp } from './app';
+
+const KiB = 1024;
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Accepts "token-<owner>" as a bearer token for <owner>. */
+const verifier: TokenVerifier = {
+  async verify(token) {
+    if (!token.startsWith('token-')) throw new UnauthorizedError('The token is not valid.');
+    return { ownerId: token.slice('token-'.length) };
+  },
+};
+
+function setup() {
+  const repo = new InMemoryUploadRepository();
+  const blobs = new InMemoryBlobStore();
+  const queue = new RecordingChunkQueue();
+  const publisher = new RecordingPublisher();
+  const clock = new FixedClock();
+  const ids = new SequentialIds();
+  const settings = { maxUploadBytes: 10 * 1024 * KiB, defaultChunkSize: 64 * KiB, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000 };
+  const intake = new ChunkIntake(repo, blobs, queue, ids, clock, settings);
+  const abortUpload = new AbortUpload(repo, blobs, publisher, clock);
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    verifier,
+    limits: { maxUploadBytes: settings.maxUploadBytes, maxChunkBytes: 64 * 1024 * KiB },
+    readiness: { postgres: () => repo.ping(), blobStore: () => blobs.ping() },
+    useCases: {
+      createUpload: new CreateUpload(repo, ids, clock, settings),
+      acceptChunk: new AcceptChunk(repo, intake),
+      getUpload: new GetUpload(repo),
+      listUploads: new ListUploads(repo),
+      abortUpload,
+      readContent: new ReadContent(repo, blobs),
+      receiveFileStream: new ReceiveFileStream(repo, intake, queue, abortUpload, ids, clock, settings),
+    },
+  });
+  const store = new StoreChunk(repo, blobs, queue, publisher, clock);
+  const finalize = new FinalizeUpload(repo, blobs, publisher, clock);
+  const work = async () => {
+    for (const job of queue.storeJobs.splice(0)) await store.execute(job, { finalAttempt: true });
+    for (const id of queue.finalizeJobs) await finalize.execute(id);
+    queue.finalizeJobs.clear();
+  };
+  return { app, queue, blobs, work };
+}
+
+const alice = { authorization: 'Bearer token-alice' };
+
+async function createUpload(app: ReturnType<typeof setup>['app'], body: object) {
+  const res = await request(app).post('/v1/uploads').set(alice).send(body);
+  expect(res.status).toBe(201);
+  return res.body as { id: string; chunkCount: number };
+}
+
+function expectProblem(res: request.Response, status: number, type: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ type, status });
+  expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
+}
+
+describe('gateway HTTP API', () => {
+  it('answers health without a token, everything else needs one', async () => {
+    const { app } = setup();
+    expect((await request(app).get('/healthz')).status).toBe(200);
+    expect((await request(app).get('/readyz')).body).toMatchObject({ status: 'ready' });
+    expectProblem(await request(app).get('/v1/uploads'), 401, 'unauthorized');
+    expectProblem(await request(app).get('/v1/uploads').set({ authorization: 'Bearer nope' }), 401, 'unauthorized');
+    expectProblem(await request(app).get('/v1/uploads').set({ authorization: 'Basic abc' }), 401, 'unauthorized');
+  });
+
+  it('creates an upload and answers 201 with Location and the upload', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/v1/uploads').set(alice).send({ filename: 'dir/a.bin', size: 100 * KiB, chunkSize: 64 * KiB, metadata: { k: 'v' } });
+    expect(res.status).toBe(201);
+    expect(res.headers.location).toBe(`/v1/uploads/${res.body.id}`);
+    expect(res.body).toMatchObject({ filename: 'a.bin', size: 100 * KiB, chunkCount: 2, state: 'pending', missing: [0, 1], metadata: { k: 'v' } });
+  });
+
+  it.each([
+    ['malformed JSON', '{"filename":', 400, 'validation-failed'],
+    ['a negative size', { filename: 'a', size: -1 }, 400, 'validation-failed'],
+    ['a fractional size', { filename: 'a', size: 1.5 }, 400, 'validation-failed'],
+    ['a filename that is only a path', { filename: '../', size: 1 }, 400, 'validation-failed'],
+    ['a chunk size below 64 KiB', { filename: 'a', size: 1, chunkSize: 1000 }, 400, 'validation-failed'],
+    ['an unknown field', { filename: 'a', size: 1, owner: 'bob' }, 400, 'validation-failed'],
+    ['a size above the limit', { filename: 'a', size: 1e15 }, 413, 'payload-too-large'],
+  ])('refuses %s', async (_name, body, status, type) => {
+    const { app } = setup();
+    const req = request(app).post('/v1/uploads').set(alice).set('content-type', 'application/json');
+    expectProblem(await req.send(typeof body === 'string' ? body : JSON.stringify(body)), status, type);
+  });
+
+  it('takes chunks, refuses bad ones, and serves the finished file with ranges', async () => {
+    const { app, work } = setup();
+    const data = randomBytes(100 * KiB);
+    const { id } = await createUpload(app, { filename: 'a.bin', size: data.length, chunkSize: 64 * KiB, sha256: sha256(data) });
+    const put = (index: string | number, body: Buffer, headers: Record<string, string> = {}) =>
+      request(app).put(`/v1/uploads/${id}/chunks/${index}`).set(alice).set(headers).set('content-type', 'application/octet-stream').send(body);
+
+    expectProblem(await put(0, data.subarray(0, 10)), 400, 'chunk-length-mismatch');
+    expectProblem(await put(2, data.subarray(0, 10)), 400, 'chunk-index-out-of-range');
+    expectProblem(await put('-1', data.subarray(0, 10)), 400, 'validation-failed');
+    expectProblem(await put(0, data.subarray(0, 64 * KiB), { 'content-digest': 'sha-256=:nope:' }), 400, 'validation-failed');
+    expectProblem(await request(app).put(`/v1/uploads/not-a-uuid/chunks/0`).set(alice).send('x'), 400, 'validation-failed');
+    expectProblem(await request(app).put(`/v1/uploads/${id}/chunks/0`).set({ authorization: 'Bearer token-bob' }).send(data.subarray(0, 64 * KiB)), 404, 'not-found');
+
+    const first = data.subarray(0, 64 * KiB);
+    const digest = `sha-256=:${createHash('sha256').update(first).digest('base64')}:`;
+    const accepted = await put(0, first, { 'content-digest': digest });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toEqual({ index: 0, size: 64 * KiB, state: 'received' });
+    expectProblem(await put(0, first), 409, 'chunk-already-received');
+    expect((await put(1, data.subarray(64 * KiB))).status).toBe(202);
+    expectProblem(await request(app).get(`/v1/uploads/${id}/content`).set(alice), 409, 'upload-not-completed');
+
+    await work();
+    const status = await request(app).get(`/v1/uploads/${id}`).set(alice);
+    expect(status.body).toMatchObject({ state: 'completed', sha256: sha256(data), missing: [] });
+    expectProblem(await put(1, data.subarray(64 * KiB)), 409, 'upload-not-receiving');
+
+    const whole = await request(app).get(`/v1/uploads/${id}/content`).set(alice).buffer(true).parse(binary);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.etag).toBe(`"${sha256(data)}"`);
+    expect(whole.headers['content-disposition']).toBe(`attachment; filename="a.bin"; filename*=UTF-8''a.bin`);
+    expect(whole.body).toEqual(data);
+
+    const part = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'bytes=65530-65545').buffer(true).parse(binary);
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 65530-65545/${data.length}`);
+    expect(part.body).toEqual(data.subarray(65530, 65546));
+
+    const suffix = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'bytes=-5').buffer(true).parse(binary);
+    expect(suffix.body).toEqual(data.subarray(data.length - 5));
+    const malformed = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'lines=1-2');
+    expect(malformed.status).toBe(200);
+    const unsatisfiable = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', `bytes=${data.length}-`);
+    expectProblem(unsatisfiable, 416, 'range-not-satisfiable');
+    expect(unsatisfiable.headers['content-range']).toBe(`bytes */${data.length}`);
+  });
+
+  it('needs Content-Length on a chunk', async () => {
+    const { app } = setup();
+    const { id } = await createUpload(app, { filename: 'a', size: 10 });
+    const res = await request(app).put(`/v1/uploads/${id}/chunks/0`).set(alice).set('transfer-encoding', 'chunked').send('0123456789');
+    expectProblem(res, 411, 'length-required');
+  });
+
+  it('takes a chunk as the first file part of a multipart POST', async () => {
+    const { app, queue } = setup();
+    const { id } = await createUpload(app, { filename: 'a', size: 10 });
+    const res = await request(app).post(`/v1/uploads/${id}/chunks/0`).set(alice).attach('first', Buffer.from('0123456789'), 'c0').attach('second', Buffer.from('zz'), 'c1');
+    expect(res.status).toBe(202);
+    expect(queue.storeJobs).toHaveLength(1);
+    const none = await request(app).post(`/v1/uploads/${id}/chunks/0`).set(alice).field('x', 'y');
+    expect([400, 409]).toContain(none.status);
+  });
+
+  it('lists only the caller’s uploads, newest first, in pages', async () => {
+    const { app } = setup();
+    for (const n of [1, 2, 3]) await createUpload(app, { filename: `f${n}`, size: 5 });
+    await request(app).post('/v1/uploads').set({ authorization: 'Bearer token-bob' }).send({ filename: 'b', size: 5 });
+    const page1 = await request(app).get('/v1/uploads?limit=2').set(alice);
+    expect(page1.body.items.map((u: { filename: string }) => u.filename)).toEqual(['f3', 'f2']);
+    const page2 = await request(app).get(`/v1/uploads?limit=2&cursor=${encodeURIComponent(page1.body.nextCursor)}`).set(alice);
+    expect(page2.body).toMatchObject({ items: [{ filename: 'f1' }], nextCursor: null });
+    expectProblem(await request(app).get('/v1/uploads?limit=0').set(alice), 400, 'validation-failed');
+    expectProblem(await request(app).get('/v1/uploads?state=bogus').set(alice), 400, 'validation-failed');
+  });
+
+  it('deletes an upload: 204, then 404', async () => {
+    const { app } = setup();
+    const { id } = await createUpload(app, { filename: 'a', size: 10 });
+    expectProblem(await request(app).delete(`/v1/uploads/${id}`).set({ authorization: 'Bearer token-bob' }), 404, 'not-found');
+    expect((await request(app).delete(`/v1/uploads/${id}`).set(alice)).status).toBe(204);
+    expectProblem(await request(app).get(`/v1/uploads/${id}`).set(alice), 404, 'not-found');
+  });
+
+  it('takes a one-shot form upload and answers 201 once every byte is staged', async () => {
+    const { app, queue, work } = setup();
+    const data = randomBytes(150 * KiB);
+    const res = await request(app).post('/upload').set(alice).field('comment', 'x').attach('file', data, { filename: 'photo.jpg', contentType: 'image/jpeg' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ filename: 'photo.jpg', contentType: 'image/jpeg', size: data.length, chunkCount: 3, protocol: 'form' });
+    expect(queue.storeJobs).toHaveLength(3);
+    await work();
+    expect((await request(app).get(`/v1/uploads/${res.body.id}`).set(alice)).body).toMatchObject({ state: 'completed', sha256: sha256(data) });
+    expectProblem(await request(app).post('/upload').set(alice).attach('other', data, 'x.bin'), 400, 'validation-failed');
+    expectProblem(await request(app).post('/upload').set(alice).set('content-type', 'application/json').send('{}'), 415, 'unsupported-media-type');
+  });
+
+  it('answers unknown routes with a problem', async () => {
+    expectProblem(await request(setup().app).get('/nope'), 404, 'not-found');
+  });
+});
+
+function binary(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, done: (err: Error | null, body: Buffer) => void) {
+  const parts: Buffer[] = [];
+  res.on('data', (d: Buffer) => parts.push(d));
+  res.on('end', () => done(null, Buffer.concat(parts)));
+}

@@ -1,0 +1,59 @@
+import type { AbortUpload, AcceptChunk, CreateUpload, GetUpload, ListUploads, ReadContent, ReceiveFileStream, TokenVerifier } from '@tessera/domain';
+import express, { type Express } from 'express';
+import type { Logger } from './logger';
+import { requireOwner } from './http/middleware/auth.middleware';
+import { errorHandler, notFoundHandler } from './http/middleware/error.middleware';
+import { requestLog } from './http/middleware/request-log.middleware';
+import { contentRouter } from './http/routes/content.routes';
+import { formUploadRouter } from './http/routes/form-upload.routes';
+import { healthRouter, type ReadinessChecks } from './http/routes/health.routes';
+import { uploadsRouter } from './http/routes/uploads.routes';
+
+export interface GatewayUseCases {
+  createUpload: CreateUpload;
+  acceptChunk: AcceptChunk;
+  getUpload: GetUpload;
+  listUploads: ListUploads;
+  abortUpload: AbortUpload;
+  readContent: ReadContent;
+  receiveFileStream: ReceiveFileStream;
+}
+
+export interface AppDeps {
+  useCases: GatewayUseCases;
+  verifier: TokenVerifier;
+  readiness: ReadinessChecks;
+  logger: Logger;
+  limits: { maxUploadBytes: number; maxChunkBytes: number };
+}
+
+/** The gateway's HTTP application, without `listen`, so tests can drive it directly. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestLog(deps.logger));
+  app.use(healthRouter(deps.readiness));
+
+  const auth = requireOwner(deps.verifier);
+  const { useCases } = deps;
+  app.use('/v1/uploads', auth, contentRouter(useCases.readContent));
+  app.use(
+    '/v1/uploads',
+    auth,
+    uploadsRouter({
+      createUpload: useCases.createUpload,
+      acceptChunk: useCases.acceptChunk,
+      getUpload: useCases.getUpload,
+      listUploads: useCases.listUploads,
+      abortUpload: useCases.abortUpload,
+      maxChunkBytes: deps.limits.maxChunkBytes,
+    }),
+  );
+  app.use('/upload', auth, formUploadRouter(useCases.receiveFileStream, deps.limits.maxUploadBytes));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

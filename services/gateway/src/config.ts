@@ -1,0 +1,62 @@
+import { authEnvSchema, commonEnvSchema, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
+import { z } from 'zod';
+
+const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Largest accepted upload, bytes (default 100 GiB). */
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(100 * GiB),
+  /** Chunk size when a client names none, and for one-shot form uploads, bytes. */
+  DEFAULT_CHUNK_SIZE: z.coerce.number().int().min(MIN_CHUNK_SIZE).max(MAX_CHUNK_SIZE).default(DEFAULT_CHUNK_SIZE),
+  /** How long an unfinished upload lives before the sweep expires it, seconds. */
+  UPLOAD_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  /** How long a chunk request that went silent keeps its index claimed, ms. */
+  CHUNK_CLAIM_LEASE_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+});
+
+export type GatewayConfig = Readonly<{
+  nodeEnv: 'development' | 'test' | 'production';
+  logLevel: string;
+  host: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  blobDir: string;
+  jwtSecret: string;
+  shutdownTimeoutMs: number;
+  maxUploadBytes: number;
+  defaultChunkSize: number;
+  uploadTtlMs: number;
+  chunkClaimLeaseMs: number;
+}>;
+
+/** Reads and checks the gateway's environment once; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const schema = gatewayEnvSchema.superRefine((value, ctx) => {
+    if (!value.AUTH_JWT_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWT_SECRET'],
+        message: 'required: the HS256 secret (32+ characters) shared with the notifier; `npm start` makes one for development',
+      });
+    }
+  });
+  const e = parseEnv('gateway', schema, env);
+  return Object.freeze({
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    blobDir: e.BLOB_DIR,
+    jwtSecret: e.AUTH_JWT_SECRET ?? '',
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    defaultChunkSize: e.DEFAULT_CHUNK_SIZE,
+    uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,
+    chunkClaimLeaseMs: e.CHUNK_CLAIM_LEASE_MS,
+  });
+}

@@ -1,0 +1,80 @@
+import {
+  BullmqChunkQueue,
+  eventChannel,
+  FsBlobStore,
+  initOrm,
+  JoseTokenVerifier,
+  MikroOrmUploadRepository,
+  redisConnection,
+  RedisProgressPublisher,
+  SystemClock,
+  UuidV7Ids,
+} from '@tessera/adapters';
+import {
+  AbortUpload,
+  AcceptChunk,
+  ChunkIntake,
+  CreateUpload,
+  GetUpload,
+  ListUploads,
+  MAX_CHUNK_SIZE,
+  ReadContent,
+  ReceiveFileStream,
+  type UploadSettings,
+} from '@tessera/domain';
+import type { AppDeps } from './app';
+import type { GatewayConfig } from './config';
+import type { Logger } from './logger';
+
+export interface GatewayContainer extends AppDeps {
+  close(): Promise<void>;
+}
+
+/** The gateway's composition root: adapters from configuration, injected into the use cases. */
+export async function buildContainer(config: GatewayConfig, logger: Logger): Promise<GatewayContainer> {
+  const orm = await initOrm({ databaseUrl: config.databaseUrl });
+  const repo = new MikroOrmUploadRepository(orm);
+  const blobs = new FsBlobStore(config.blobDir);
+  await blobs.init();
+  const queue = new BullmqChunkQueue({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  // Bounded retries: a publish or readiness check must fail, not hang, while Redis is down.
+  const redis = redisConnection(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const publisher = new RedisProgressPublisher(redis, eventChannel(config.redisPrefix));
+  const ids = new UuidV7Ids();
+  const clock = new SystemClock();
+  const settings: UploadSettings = {
+    maxUploadBytes: config.maxUploadBytes,
+    defaultChunkSize: config.defaultChunkSize,
+    uploadTtlMs: config.uploadTtlMs,
+    chunkClaimLeaseMs: config.chunkClaimLeaseMs,
+  };
+
+  const intake = new ChunkIntake(repo, blobs, queue, ids, clock, settings);
+  const abortUpload = new AbortUpload(repo, blobs, publisher, clock);
+  return {
+    logger,
+    verifier: new JoseTokenVerifier({ secret: config.jwtSecret }),
+    limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE },
+    useCases: {
+      createUpload: new CreateUpload(repo, ids, clock, settings),
+      acceptChunk: new AcceptChunk(repo, intake),
+      getUpload: new GetUpload(repo),
+      listUploads: new ListUploads(repo),
+      abortUpload,
+      readContent: new ReadContent(repo, blobs),
+      receiveFileStream: new ReceiveFileStream(repo, intake, queue, abortUpload, ids, clock, settings),
+    },
+    readiness: {
+      postgres: () => repo.ping(),
+      redis: async () => {
+        await redis.ping();
+      },
+      blobStore: () => blobs.ping(),
+    },
+    async close() {
+      await queue.close();
+      redis.disconnect();
+      await orm.close();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { PayloadTooLargeError, ValidationError } from '@tessera/domain';
+import type { Request } from 'express';
+import { HttpProblem, HTTP_PROBLEMS } from './problem';
+
+export interface FilePart {
+  stream: Readable;
+  filename: string;
+  mimeType: string;
+}
+
+export interface FilePartOptions {
+  /** Only a file part with this field name counts; others are skipped. Any name when absent. */
+  field?: string;
+  /** Largest file accepted, bytes; a longer part fails with PayloadTooLargeError. */
+  maxFileBytes: number;
+}
+
+/**
+ * Resolves with the first (matching) file part of a multipart request as a stream, as soon
+ * as its headers arrive; later parts are read and discarded. Rejects when the request is
+ * not multipart, is malformed, or ends without such a part.
+ */
+export function firstFilePart(req: Request, options: FilePartOptions): Promise<FilePart> {
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, limits: { fileSize: options.maxFileBytes, fields: 50, fieldSize: 64 * 1024, parts: 100 }, highWaterMark: 1024 * 1024 });
+  } catch {
+    return Promise.reject(new HttpProblem(HTTP_PROBLEMS.UNSUPPORTED_MEDIA_TYPE, 'Send the file as multipart/form-data with a boundary.'));
+  }
+  const wanted = options.field ? `a file part named "${options.field}"` : 'a file part';
+  return new Promise<FilePart>((resolve, reject) => {
+    let found = false;
+    parser.on('file', (name, stream, info) => {
+      if (found || (options.field && name !== options.field)) {
+        stream.resume();
+        return;
+      }
+      found = true;
+      // busboy ends a part quietly at its size limit; a silent truncation would look like a whole file.
+      stream.once('limit', () => stream.destroy(new PayloadTooLargeError(options.maxFileBytes + 1, options.maxFileBytes)));
+      resolve({ stream, filename: info.filename ?? '', mimeType: info.mimeType || 'application/octet-stream' });
+    });
+    parser.once('error', (error) => {
+      if (!found) reject(new ValidationError(`The multipart body is malformed: ${(error as Error).message}.`));
+    });
+    parser.once('close', () => {
+      if (!found) reject(new ValidationError(`The multipart body has no ${wanted}.`, [{ path: options.field ?? 'file', message: 'missing' }]));
+    });
+    req.pipe(parser);
+  });
+}

@@ -1,0 +1,104 @@
+import { ERROR_CODES, isDomainError, ServiceUnavailableError, type ErrorCode } from '@tessera/domain';
+import type { Response } from 'express';
+
+/** Problem types only HTTP knows about. */
+export const HTTP_PROBLEMS = {
+  LENGTH_REQUIRED: 'length-required',
+  RANGE_NOT_SATISFIABLE: 'range-not-satisfiable',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported-media-type',
+  INTERNAL: 'internal-error',
+} as const;
+
+type ProblemType = ErrorCode | (typeof HTTP_PROBLEMS)[keyof typeof HTTP_PROBLEMS];
+
+/** The one table from problem type to status and title. */
+const PROBLEMS: Record<ProblemType, { status: number; title: string }> = {
+  [ERROR_CODES.NOT_FOUND]: { status: 404, title: 'Not found' },
+  [ERROR_CODES.VALIDATION_FAILED]: { status: 400, title: 'The request is not valid' },
+  [ERROR_CODES.PAYLOAD_TOO_LARGE]: { status: 413, title: 'Too large' },
+  [ERROR_CODES.CHUNK_ALREADY_RECEIVED]: { status: 409, title: 'Chunk already received' },
+  [ERROR_CODES.CHUNK_INDEX_OUT_OF_RANGE]: { status: 400, title: 'Chunk index out of range' },
+  [ERROR_CODES.CHUNK_LENGTH_MISMATCH]: { status: 400, title: 'Wrong chunk length' },
+  [ERROR_CODES.CHUNK_INCOMPLETE]: { status: 400, title: 'Chunk body incomplete' },
+  [ERROR_CODES.UPLOAD_NOT_RECEIVING]: { status: 409, title: 'Upload is not receiving' },
+  [ERROR_CODES.UPLOAD_NOT_COMPLETED]: { status: 409, title: 'Upload is not completed' },
+  [ERROR_CODES.UNAUTHORIZED]: { status: 401, title: 'Unauthorized' },
+  [ERROR_CODES.SERVICE_UNAVAILABLE]: { status: 503, title: 'Service unavailable' },
+  [HTTP_PROBLEMS.LENGTH_REQUIRED]: { status: 411, title: 'Content-Length required' },
+  [HTTP_PROBLEMS.RANGE_NOT_SATISFIABLE]: { status: 416, title: 'Range not satisfiable' },
+  [HTTP_PROBLEMS.UNSUPPORTED_MEDIA_TYPE]: { status: 415, title: 'Unsupported media type' },
+  [HTTP_PROBLEMS.INTERNAL]: { status: 500, title: 'Internal error' },
+};
+
+/** An error the HTTP layer raises itself, with a problem type from the table. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly type: ProblemType,
+    detail: string,
+    readonly extras: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+  }
+}
+
+export interface Problem {
+  type: ProblemType;
+  title: string;
+  status: number;
+  detail: string;
+  [extra: string]: unknown;
+}
+
+// Error codes of dependencies that mean "try again shortly", not "bug".
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P03', '53300']);
+
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  return error.name === 'MaxRetriesPerRequestError' || /Connection is closed|connect ECONNREFUSED|Connection terminated/i.test(error.message);
+}
+
+/** Turns any error into a problem document; `internal` is true for the ones that are bugs. */
+export function toProblem(error: unknown): { problem: Problem; headers: Record<string, string>; internal: boolean } {
+  if (error instanceof HttpProblem) {
+    const { status, title } = PROBLEMS[error.type];
+    return { problem: { type: error.type, title, status, detail: error.message, ...error.extras }, headers: error.headers, internal: false };
+  }
+  if (isDomainError(error)) {
+    const { status, title } = PROBLEMS[error.code];
+    const headers: Record<string, string> =
+      error instanceof ServiceUnavailableError ? { 'Retry-After': String(error.retryAfterSeconds) } : {};
+    return { problem: { type: error.code, title, status, detail: error.message, ...(error.details ?? {}) }, headers, internal: false };
+  }
+  const parserProblem = fromBodyParser(error);
+  if (parserProblem) return parserProblem;
+  if (isUnavailable(error)) {
+    const unavailable = new ServiceUnavailableError('A storage dependency (PostgreSQL, Redis or the blob store)');
+    return toProblem(unavailable);
+  }
+  return {
+    problem: { type: HTTP_PROBLEMS.INTERNAL, title: PROBLEMS[HTTP_PROBLEMS.INTERNAL].title, status: 500, detail: 'The server failed unexpectedly; the failure is logged. Retry, and report it if it persists.' },
+    headers: {},
+    internal: true,
+  };
+}
+
+/** Errors raised by express.json(): they carry a `type` and a client status. */
+function fromBodyParser(error: unknown): ReturnType<typeof toProblem> | null {
+  const e = error as { type?: unknown; status?: unknown };
+  if (typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status >= 500) return null;
+  if (e.type === 'entity.too.large') {
+    return toProblem(new HttpProblem(ERROR_CODES.PAYLOAD_TOO_LARGE, 'The JSON body is larger than this endpoint accepts.'));
+  }
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+    return toProblem(new HttpProblem(HTTP_PROBLEMS.UNSUPPORTED_MEDIA_TYPE, 'Send the body as UTF-8 JSON.'));
+  }
+  return toProblem(new HttpProblem(ERROR_CODES.VALIDATION_FAILED, 'The body is not valid JSON.'));
+}
+
+export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
+  res.status(problem.status).set(headers).type('application/problem+json').send(JSON.stringify(problem));
+}

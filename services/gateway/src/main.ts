@@ -1,0 +1,55 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from '@tessera/domain';
+import { createApp } from './app';
+import { loadConfig } from './config';
+import { buildContainer } from './container';
+import { createLogger } from './logger';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const container = await buildContainer(config, logger);
+  const server = createApp(container).listen(config.port, config.host);
+  // Big chunks on slow links take long; the defaults would cut them off.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port }, `gateway listening on http://${config.host}:${port} (API at /v1/uploads)`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'gateway stopping: no new connections; waiting for requests in flight');
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'gateway did not stop in time; exiting with requests still open');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    server.close();
+    server.closeIdleConnections();
+    await once(server, 'close').catch(() => undefined);
+    await container.close();
+    logger.info('gateway stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`gateway failed to start: ${(error as Error)?.stack ?? error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+import { authEnvSchema, commonEnvSchema, parseEnv } from '@tessera/domain';
+import { z } from 'zod';
+
+const notifierEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
+  // Required here, unlike in the shared schema: a notifier without the gateway's secret
+  // would refuse every client.
+  AUTH_JWT_SECRET: z
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? 'required: set the same HS256 secret (32+ characters) as the gateway' : undefined,
+    })
+    .min(32, 'must be at least 32 characters'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  /** Origins browsers may connect from: `*`, or a comma-separated list of origins. */
+  CORS_ORIGIN: z
+    .string()
+    .default('*')
+    .transform((value, ctx) => {
+      if (value.trim() === '*') return '*' as const;
+      const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+      const bad = origins.filter((o) => !/^https?:\/\/[^/\s]+$/.test(o));
+      if (origins.length === 0 || bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `must be * or comma-separated origins like https://app.example.com (bad: ${bad.join(', ') || 'empty'})` });
+        return z.NEVER;
+      }
+      return origins;
+    }),
+  /** Uploads one socket may watch at once; bounds the rooms a single client can hold. */
+  MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(1000),
+});
+
+export type NotifierConfig = Readonly<{
+  nodeEnv: 'development' | 'test' | 'production';
+  logLevel: string;
+  host: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  jwtSecret: string;
+  corsOrigin: '*' | readonly string[];
+  maxSubscriptionsPerSocket: number;
+  shutdownTimeoutMs: number;
+}>;
+
+/** Reads and checks the notifier's environment once; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): NotifierConfig {
+  const e = parseEnv('notifier', notifierEnvSchema, env);
+  return Object.freeze({
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    jwtSecret: e.AUTH_JWT_SECRET,
+    corsOrigin: e.CORS_ORIGIN === '*' ? '*' : Object.freeze([...e.CORS_ORIGIN]),
+    maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,39 @@
+import { eventChannel, initOrm, JoseTokenVerifier, MikroOrmUploadRepository, RedisEventSubscriber } from '@tessera/adapters';
+import { GetUpload, type EventSubscriber, type TokenVerifier } from '@tessera/domain';
+import type { NotifierConfig } from './config';
+import type { Logger } from './logger';
+import type { ReadinessChecks } from './socket/health';
+
+export interface Container {
+  getUpload: GetUpload;
+  tokens: TokenVerifier;
+  events: EventSubscriber;
+  readiness: ReadinessChecks;
+  /** Releases the PostgreSQL pool and the Redis connection. */
+  close(): Promise<void>;
+}
+
+/** The notifier's composition root: adapters from config, wired into the use case. */
+export async function buildContainer(config: NotifierConfig, logger: Logger): Promise<Container> {
+  const orm = await initOrm({ databaseUrl: config.databaseUrl });
+  const uploads = new MikroOrmUploadRepository(orm);
+  const events = new RedisEventSubscriber({
+    redisUrl: config.redisUrl,
+    channel: eventChannel(config.redisPrefix),
+    onInvalid: (raw, error) =>
+      logger.warn({ err: error, message: raw.slice(0, 200) }, 'dropped a malformed upload event from Redis; is a publisher running another version?'),
+    // ioredis reconnects and re-subscribes by itself. Events published meanwhile are lost:
+    // the next upload.progress carries the full counts again, and a reconnecting client
+    // gets a fresh snapshot.
+    onError: (error) => logger.warn({ err: error }, 'Redis event subscription connection error; reconnecting'),
+  });
+  return {
+    getUpload: new GetUpload(uploads),
+    tokens: new JoseTokenVerifier({ secret: config.jwtSecret }),
+    events,
+    readiness: { redis: () => events.ping(), postgres: () => uploads.ping() },
+    async close() {
+      await Promise.allSettled([events.close(), orm.close()]);
+    },
+  };
+}
