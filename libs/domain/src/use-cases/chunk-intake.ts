@@ -34,10 +34,9 @@ export class ChunkIntake {
     if (claim === 'not-receiving') throw new UploadNotReceivingError('closed');
 
     const key = { uploadId, index, token };
-    let staged = false;
+    let queued = false;
     try {
       const { bytes } = await this.blobs.stage(key, request.body, request.stage);
-      staged = true;
       await this.queue.enqueueStoreChunk({
         uploadId,
         index,
@@ -45,15 +44,14 @@ export class ChunkIntake {
         stagingToken: token,
         ...(request.expectedSha256 ? { expectedSha256: request.expectedSha256 } : {}),
       });
+      queued = true;
       // A false result means the worker got there first or the upload was closed
       // meanwhile; either way the bytes are safe or deliberately dropped.
       await this.repo.markChunkReceived({ uploadId, index, token, size: bytes, now: this.clock.now() });
       return { index, size: bytes };
     } catch (error) {
-      await Promise.allSettled([
-        this.repo.releaseChunkClaim({ uploadId, index, token }),
-        staged ? Promise.resolve() : this.blobs.deleteStaged(key),
-      ]);
+      // Once queued, the job owns the staged bytes and will store them; before that, drop them.
+      if (!queued) await Promise.allSettled([this.repo.releaseChunkClaim({ uploadId, index, token }), this.blobs.deleteStaged(key)]);
       throw error;
     }
   }

@@ -37,6 +37,6 @@ export class CreateUpload {
       Object.assign(upload, { state: matches ? 'completed' : 'failed', sha256: EMPTY_SHA256, completedAt: matches ? now : null });
     }
     await this.repo.create(upload);
-    return toUploadView(upload, []);
+    return toUploadView(upload, Array.from({ length: upload.chunkCount ?? 0 }, (_, i) => i));
   }
 }

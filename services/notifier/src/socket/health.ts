@@ -4,7 +4,10 @@ import type { Logger } from '../logger';
 /** Named probes of the dependencies; each resolves when its dependency answers. */
 export type ReadinessChecks = Readonly<Record<string, () => Promise<void>>>;
 
-/** A probe slower than this counts as down: kubelet's own timeout is about as short. */
+/**
+ * A dependency slower than this counts as down, so a hung connection yields an answer that
+ * names it rather than a probe timeout (set the probe's timeoutSeconds above this).
+ */
 const CHECK_TIMEOUT_MS = 2000;
 
 /**

@@ -6,8 +6,8 @@ export class SerialByKey {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task, task);
+    // Tails never reject, so a failed task does not stop the ones queued behind it.
+    const result = (this.tails.get(key) ?? Promise.resolve()).then(task);
     const tail = result.catch(() => undefined);
     this.tails.set(key, tail);
     void tail.then(() => {

@@ -88,7 +88,8 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
   for (const [name, script] of Object.entries(SERVICES) as [ServiceName, string][]) {
     const port = name === 'gateway' ? gatewayPort : name === 'notifier' ? notifierPort : 0;
     const child = spawn(process.execPath, [join(ROOT, script)], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines = (output[name] = []);
+    const lines: string[] = [];
+    output[name] = lines;
     child.stdout!.on('data', (d: Buffer) => lines.push(d.toString()));
     child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
     children.set(name, child);

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../logger';
 import { HttpProblem, sendProblem, toProblem } from '../problem';
 import { ERROR_CODES } from '@tessera/domain';
@@ -16,10 +16,28 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    // A body we never read must not be taken as the next request on this connection.
-    if (!req.complete) res.setHeader('Connection', 'close');
+    if (!req.complete) discardBody(req, res);
     sendProblem(res, problem, headers);
   };
+}
+
+/** Bodies up to this size are read and dropped after a refusal, so the client sees the answer. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Deals with the unread rest of a refused request's body. Most clients read the answer only
+ * after sending everything, so closing at once would show them a broken pipe instead of
+ * the problem; a bounded body is read and dropped instead. A larger or unbounded one
+ * closes the connection once the answer is sent.
+ */
+function discardBody(req: Request, res: Response): void {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared <= DISCARD_LIMIT_BYTES) {
+    req.unpipe();
+    req.resume();
+  } else {
+    res.setHeader('Connection', 'close');
+  }
 }
 
 export const notFoundHandler: RequestHandler = (req) => {

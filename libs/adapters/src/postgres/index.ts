@@ -1,0 +1,7 @@
+// PostgreSQL through MikroORM: the ORM, its migrations, and the UploadRepository on top.
+export { initOrm, ormOptions, type OrmOptions, type TesseraOrm } from './orm';
+export { migrateDatabase, dropDatabase } from './migrate';
+export { describeDatabaseUrl, explainDatabaseError, type DatabaseTarget } from './database-url';
+export { MikroOrmUploadRepository } from './mikro-orm-upload-repository';
+export { UploadSchema, ChunkSchema, BlobSchema, ENTITIES, type UploadRecord, type ChunkRecord, type BlobRecord } from './entities';
+export { MIGRATIONS } from './migrations';

@@ -1,0 +1,48 @@
+import { Worker } from 'bullmq';
+import { redisConnection } from '@tessera/adapters';
+import { QUEUES } from '@tessera/domain';
+import type { WorkerConfig } from './config';
+import type { WorkerContainer } from './container';
+import type { Logger } from './logger';
+import { finalizeProcessor } from './processors/finalize.processor';
+import { storeChunkProcessor } from './processors/store-chunk.processor';
+
+export interface RunningWorker {
+  /** Stops taking jobs, lets the running ones finish, then releases the container. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts consuming the `chunks` and `finalize` queues; resolves once both workers are connected. */
+export async function startWorker(config: WorkerConfig, container: WorkerContainer, logger: Logger): Promise<RunningWorker> {
+  // One connection for both workers' regular commands (BullMQ duplicates it for each
+  // blocking fetch). Commands wait through reconnects, which BullMQ Workers require.
+  const connection = redisConnection(config.redisUrl, { connectionName: `${config.redisPrefix}:worker` });
+  const common = { connection, prefix: config.redisPrefix };
+  const workers = [
+    new Worker(QUEUES.chunks, storeChunkProcessor(container.storeChunk, logger), { ...common, concurrency: config.workerConcurrency }),
+    new Worker(QUEUES.finalize, finalizeProcessor(container.finalizeUpload, logger), { ...common, concurrency: config.finalizeConcurrency }),
+  ];
+  for (const worker of workers) {
+    const queue = worker.name;
+    worker.on('error', (error) =>
+      logger.error({ err: error, queue }, 'queue worker error (most often Redis unreachable); it keeps reconnecting and resumes by itself'),
+    );
+    worker.on('stalled', (jobId) =>
+      logger.warn({ jobId, queue }, 'a job stalled (the process running it died or blocked) and runs again; jobs are idempotent, no action needed unless this repeats'),
+    );
+  }
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+
+  let stopping: Promise<void> | null = null;
+  return {
+    stop() {
+      stopping ??= (async () => {
+        const results: PromiseSettledResult<unknown>[] = await Promise.allSettled(workers.map((worker) => worker.close()));
+        results.push(...(await Promise.allSettled([connection.quit(), container.close()])));
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      })();
+      return stopping;
+    },
+  };
+}
