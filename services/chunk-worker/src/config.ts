@@ -1,19 +1,11 @@
-import { commonEnvSchema, parseEnv } from '@tessera/domain';
+import { commonEnvSchema, jobEnvSchema, parseEnv } from '@tessera/domain';
 import { z } from 'zod';
 
-const workerEnvSchema = commonEnvSchema.extend({
+const workerEnvSchema = commonEnvSchema.extend(jobEnvSchema.shape).extend({
   /** Chunk jobs one process runs at once (each streams one staged chunk: memory stays small). */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   /** Finalize jobs one process runs at once (each reads a whole upload from the blob store). */
   FINALIZE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
-  /**
-   * Tries per job before it fails for good (count; 1 = no retry). A job keeps the options
-   * it was enqueued with, so this governs the finalize jobs this process enqueues; chunk
-   * jobs carry what their producer, the gateway, gave them.
-   */
-  CHUNK_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
-  /** First retry delay of the jobs this process enqueues, doubled at each further retry, ms. */
-  CHUNK_RETRY_BACKOFF_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
 });
 
 export type WorkerConfig = Readonly<{

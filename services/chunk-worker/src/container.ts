@@ -1,6 +1,7 @@
 import {
   BullmqChunkQueue,
   eventChannel,
+  explainDatabaseError,
   FsBlobStore,
   initOrm,
   MikroOrmUploadRepository,
@@ -26,6 +27,14 @@ export async function buildContainer(config: WorkerConfig, logger: Logger): Prom
   await blobs.init();
   const orm = await initOrm({ databaseUrl: config.databaseUrl });
   const repo = new MikroOrmUploadRepository(orm);
+  // The pool connects lazily: without this, a wrong DATABASE_URL would surface only as
+  // failing jobs after the worker announced it was consuming.
+  try {
+    await repo.ping();
+  } catch (error) {
+    await orm.close(true);
+    throw new Error(explainDatabaseError(error, config.databaseUrl), { cause: error });
+  }
   const queue = new BullmqChunkQueue({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,

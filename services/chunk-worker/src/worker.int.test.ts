@@ -81,12 +81,13 @@ describe('chunk-worker (real PostgreSQL, Redis and blob folder)', () => {
   let blobDir: string;
   let container: WorkerContainer;
   let worker: RunningWorker;
-  let producer: { orm: TesseraOrm; queue: BullmqChunkQueue; repo: MikroOrmUploadRepository; blobs: FsBlobStore };
+  let producer: { orm: TesseraOrm; queue: BullmqChunkQueue; repo: MikroOrmUploadRepository };
   let createUpload: CreateUpload;
   let acceptChunk: AcceptChunk;
   let intakeOnHold: { intake: ChunkIntake; queue: CapturingQueue };
   let stopEvents: () => Promise<void>;
   let inspect: Queue;
+  const inspectConnection = redisConnection(redisUrl);
   const events: UploadEvent[] = [];
   const eventsOf = (uploadId: string): UploadEvent[] => events.filter((e) => e.uploadId === uploadId);
 
@@ -111,7 +112,7 @@ describe('chunk-worker (real PostgreSQL, Redis and blob folder)', () => {
     const blobs = new FsBlobStore(blobDir);
     await blobs.init();
     const queue = new BullmqChunkQueue({ redisUrl, prefix, backoffMs: 50 });
-    producer = { orm, queue, repo, blobs };
+    producer = { orm, queue, repo };
     const ids = new UuidV7Ids();
     const clock = new SystemClock();
     const settings = { maxUploadBytes: 1024 * 1024 * 1024, defaultChunkSize: CHUNK, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000 };
@@ -119,7 +120,7 @@ describe('chunk-worker (real PostgreSQL, Redis and blob folder)', () => {
     acceptChunk = new AcceptChunk(repo, new ChunkIntake(repo, blobs, queue, ids, clock, settings));
     const held = new CapturingQueue(queue);
     intakeOnHold = { intake: new ChunkIntake(repo, blobs, held, ids, clock, settings), queue: held };
-    inspect = new Queue(QUEUES.chunks, { connection: redisConnection(redisUrl), prefix });
+    inspect = new Queue(QUEUES.chunks, { connection: inspectConnection, prefix });
 
     const logger = createLogger(config.logLevel);
     container = await buildContainer(config, logger);
@@ -129,14 +130,14 @@ describe('chunk-worker (real PostgreSQL, Redis and blob folder)', () => {
   afterAll(async () => {
     await worker?.stop();
     await Promise.allSettled([producer?.queue.close(), producer?.orm.close(), stopEvents?.(), inspect?.close()]);
-    const admin = redisConnection(redisUrl);
+    // The inspecting queue borrows this connection, so closing the queue leaves it open.
     let cursor = '0';
     do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await admin.unlink(...keys);
+      const [next, keys] = await inspectConnection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await inspectConnection.unlink(...keys);
       cursor = next;
     } while (cursor !== '0');
-    await admin.quit();
+    await inspectConnection.quit();
     await dropDatabase(databaseUrl);
     if (blobDir) await rm(blobDir, { recursive: true, force: true });
   });

@@ -178,22 +178,6 @@ describe('gateway HTTP API', () => {
     }
   });
 
-  it('answers a refused request after reading its body, so the client sees the problem, not a broken pipe', async () => {
-    const { app } = setup();
-    const server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    try {
-      const { port } = server.address() as AddressInfo;
-      const form = new FormData();
-      form.append('file', new Blob([randomBytes(4 * 1024 * KiB)]), 'big.bin');
-      const res = await fetch(`http://127.0.0.1:${port}/upload`, { method: 'POST', headers: { authorization: 'Bearer forged' }, body: form });
-      expect(res.status).toBe(401);
-      expect(await res.json()).toMatchObject({ type: 'unauthorized' });
-    } finally {
-      server.close();
-    }
-  });
-
   it('takes a chunk as the first file part of a multipart POST', async () => {
     const { app, queue } = setup();
     const { id } = await createUpload(app, { filename: 'a', size: 10 });

@@ -1,7 +1,7 @@
-import { authEnvSchema, commonEnvSchema, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
+import { authEnvSchema, commonEnvSchema, jobEnvSchema, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
 import { z } from 'zod';
 
-const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
+const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobEnvSchema.shape).extend({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Largest accepted upload, bytes (default 100 GiB). */
@@ -29,6 +29,8 @@ export type GatewayConfig = Readonly<{
   defaultChunkSize: number;
   uploadTtlMs: number;
   chunkClaimLeaseMs: number;
+  chunkJobAttempts: number;
+  chunkRetryBackoffMs: number;
 }>;
 
 /** Reads and checks the gateway's environment once; throws ConfigError listing every problem. */
@@ -58,5 +60,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultChunkSize: e.DEFAULT_CHUNK_SIZE,
     uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,
     chunkClaimLeaseMs: e.CHUNK_CLAIM_LEASE_MS,
+    chunkJobAttempts: e.CHUNK_JOB_ATTEMPTS,
+    chunkRetryBackoffMs: e.CHUNK_RETRY_BACKOFF_MS,
   });
 }

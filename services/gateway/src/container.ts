@@ -36,7 +36,13 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
   const repo = new MikroOrmUploadRepository(orm);
   const blobs = new FsBlobStore(config.blobDir);
   await blobs.init();
-  const queue = new BullmqChunkQueue({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  const queue = new BullmqChunkQueue({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    attempts: config.chunkJobAttempts,
+    backoffMs: config.chunkRetryBackoffMs,
+    onError: (error) => logger.warn({ err: error }, 'Redis connection of the job queue failed; chunk requests answer 503 until it is back'),
+  });
   // Bounded retries: a publish or readiness check must fail, not hang, while Redis is down.
   const redis = redisConnection(config.redisUrl, { maxRetriesPerRequest: 3 });
   const publisher = new RedisProgressPublisher(redis, eventChannel(config.redisPrefix));

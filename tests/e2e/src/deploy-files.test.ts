@@ -15,17 +15,19 @@ const root = path.resolve(process.env.TESSERA_DEPLOY_ROOT ?? path.join(__dirname
 
 const COMMON_ENV = ['NODE_ENV', 'LOG_LEVEL', 'DATABASE_URL', 'REDIS_URL', 'REDIS_PREFIX', 'SHUTDOWN_TIMEOUT_MS'];
 const BLOB_ENV = ['BLOB_STORE', 'BLOB_DIR'];
+/** Retry policy of queued jobs, read by every producer of jobs (jobEnvSchema). */
+const JOB_ENV = ['CHUNK_JOB_ATTEMPTS', 'CHUNK_RETRY_BACKOFF_MS'];
 
 /** Variables each process must be given by the deployment (defaults in code are not trusted for these). */
 const NEEDED_ENV: Record<string, string[]> = {
   migrate: ['NODE_ENV', 'LOG_LEVEL', 'DATABASE_URL'],
-  gateway: [...COMMON_ENV, ...BLOB_ENV, 'PORT', 'AUTH_JWT_SECRET', 'MAX_UPLOAD_BYTES', 'DEFAULT_CHUNK_SIZE', 'UPLOAD_TTL_SECONDS'],
+  gateway: [...COMMON_ENV, ...BLOB_ENV, 'PORT', 'AUTH_JWT_SECRET', 'MAX_UPLOAD_BYTES', 'DEFAULT_CHUNK_SIZE', 'UPLOAD_TTL_SECONDS', 'CHUNK_JOB_ATTEMPTS'],
   'chunk-worker': [...COMMON_ENV, ...BLOB_ENV, 'WORKER_CONCURRENCY', 'FINALIZE_CONCURRENCY', 'CHUNK_JOB_ATTEMPTS'],
   notifier: [...COMMON_ENV, 'PORT', 'AUTH_JWT_SECRET', 'CORS_ORIGIN'],
 };
 
 /** Variables a service's config schema reads that the deployment deliberately leaves to the code default. */
-const LEFT_TO_CODE_DEFAULT = new Set(['HOST', 'CHUNK_CLAIM_LEASE_MS', 'MAX_SUBSCRIPTIONS_PER_SOCKET']);
+const LEFT_TO_CODE_DEFAULT = new Set(['HOST', 'CHUNK_CLAIM_LEASE_MS', 'MAX_SUBSCRIPTIONS_PER_SOCKET', 'CHUNK_RETRY_BACKOFF_MS']);
 
 /** Every name a deployment file may set; anything else is a typo the schema would silently ignore. */
 const KNOWN_ENV = new Set([...Object.values(NEEDED_ENV).flat(), ...LEFT_TO_CODE_DEFAULT, 'NODE_OPTIONS']);
@@ -636,7 +638,7 @@ describe('deployment variables against the config schemas in the source', () => 
   it('knows every variable of the common schema', () => {
     const names = declared('libs/domain/src/config/config.schemas.ts');
     expect(names.length).toBeGreaterThan(0);
-    for (const name of names) expect({ name, known: [...COMMON_ENV, ...BLOB_ENV, 'AUTH_JWT_SECRET'].includes(name) }).toEqual({ name, known: true });
+    for (const name of names) expect({ name, known: [...COMMON_ENV, ...BLOB_ENV, 'AUTH_JWT_SECRET', ...JOB_ENV].includes(name) }).toEqual({ name, known: true });
     for (const name of [...COMMON_ENV, ...BLOB_ENV]) expect({ name, declared: names.includes(name) }).toEqual({ name, declared: true });
   });
 

@@ -17,6 +17,17 @@ export const commonEnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
 });
 
+/**
+ * Retry policy of queued jobs. A job keeps the options it was queued with, so every
+ * producer (the gateway queues chunk jobs, the worker finalize jobs) reads the same values.
+ */
+export const jobEnvSchema = z.object({
+  /** Tries per job before it fails for good; the last failed try of a chunk job rejects the chunk (count; 1 = no retry). */
+  CHUNK_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  /** First retry delay, doubled at each further retry, ms. */
+  CHUNK_RETRY_BACKOFF_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+});
+
 /** Bearer-token settings shared by the gateway and the notifier. */
 export const authEnvSchema = z.object({
   /** HS256 secret, at least 32 characters. Required in production. */

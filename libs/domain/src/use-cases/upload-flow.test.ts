@@ -58,7 +58,7 @@ describe(CreateUpload.name, () => {
   it('fixes the chunk count from size and chunk size', async () => {
     const h = harness();
     const view = await h.sut.create.execute('alice', { filename: 'a', size: 150 * KiB, chunkSize: 64 * KiB });
-    expect(view).toMatchObject({ state: 'pending', chunkCount: 3, missing: [], chunkSize: 64 * KiB });
+    expect(view).toMatchObject({ state: 'pending', chunkCount: 3, missing: [0, 1, 2], chunkSize: 64 * KiB });
     expect((await h.sut.get.execute('alice', view.id)).missing).toEqual([0, 1, 2]);
   });
 
