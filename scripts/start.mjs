@@ -34,7 +34,7 @@ function devSecret() {
 function run(name, script, overrides = {}) {
   const child = spawn(process.execPath, [join(root, script)], { env: { ...env, ...overrides }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => console.log(`[${name}] ${line}`));
+    createInterface({ input: stream }).on('line', (line) => console.log(line.startsWith(`[${name}]`) ? line : `[${name}] ${line}`));
   }
   return child;
 }
@@ -78,7 +78,16 @@ for (const { name, child } of children) {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-if (env.NODE_ENV !== 'production' && !process.env.AUTH_JWT_SECRET) {
+/** Waits until the gateway answers, so the hint below comes after the services' start lines. */
+async function gatewayUp() {
+  for (let i = 0; i < 150 && !stopping; i++) {
+    if (await fetch(`http://127.0.0.1:${gatewayPort}/healthz`).then((r) => r.ok, () => false)) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+if (env.NODE_ENV !== 'production' && !process.env.AUTH_JWT_SECRET && (await gatewayUp())) {
   const { signToken } = require('@tessera/adapters');
   const token = await signToken(env.AUTH_JWT_SECRET, 'dev-user', { expiresIn: '30d' });
   console.log(
