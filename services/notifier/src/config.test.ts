@@ -51,10 +51,10 @@ describe(loadConfig.name, () => {
     });
   });
 
-  it('requires the JWT secret and says it must match the gateway', () => {
+  it('requires the JWT secret and says the gateway shares it', () => {
     const problems = problemsOf({});
 
-    expect(problems).toEqual([expect.stringMatching(/^AUTH_JWT_SECRET: required: .*same .*gateway/)]);
+    expect(problems).toEqual([expect.stringMatching(/^AUTH_JWT_SECRET: required: .*shared by the gateway and the notifier/)]);
   });
 
   it('treats an empty variable as unset', () => {

@@ -2,14 +2,6 @@ import { authEnvSchema, commonEnvSchema, parseEnv } from '@tessera/domain';
 import { z } from 'zod';
 
 const notifierEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
-  // Required here, unlike in the shared schema: a notifier without the gateway's secret
-  // would refuse every client.
-  AUTH_JWT_SECRET: z
-    .string({
-      error: (issue) =>
-        issue.input === undefined ? 'required: set the same HS256 secret (32+ characters) as the gateway' : undefined,
-    })
-    .min(32, 'must be at least 32 characters'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3001),
   /** Origins browsers may connect from: `*`, or a comma-separated list of origins. */

@@ -30,8 +30,15 @@ export const jobEnvSchema = z.object({
 
 /** Bearer-token settings shared by the gateway and the notifier. */
 export const authEnvSchema = z.object({
-  /** HS256 secret, at least 32 characters. Required in production. */
-  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** HS256 secret, at least 32 characters; the same value in the gateway and the notifier. */
+  AUTH_JWT_SECRET: z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? 'required: the HS256 secret (32+ characters) shared by the gateway and the notifier; `npm start` makes one for development'
+          : undefined,
+    })
+    .min(32, 'must be at least 32 characters'),
 });
 
 export class ConfigError extends Error {
