@@ -26,6 +26,7 @@ export {
   MIN_CHUNK_SIZE,
   MAX_CHUNK_SIZE,
   DEFAULT_CHUNK_SIZE,
+  MAX_CHUNK_COUNT,
   sanitizeFilename,
   filenameSchema,
   contentTypeSchema,

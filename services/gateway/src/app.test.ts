@@ -38,7 +38,7 @@ function setup() {
   const publisher = new RecordingPublisher();
   const clock = new FixedClock();
   const ids = new SequentialIds();
-  const settings = { maxUploadBytes: 10 * 1024 * KiB, defaultChunkSize: 64 * KiB, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000 };
+  const settings = { maxUploadBytes: 100 * 1024 ** 3, defaultChunkSize: 64 * KiB, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000 };
   const intake = new ChunkIntake(repo, blobs, queue, ids, clock, settings);
   const abortUpload = new AbortUpload(repo, blobs, publisher, clock);
   const app = createApp({
@@ -107,6 +107,7 @@ describe('gateway HTTP API', () => {
     ['a chunk size below 64 KiB', { filename: 'a', size: 1, chunkSize: 1000 }, 400, 'validation-failed'],
     ['an unknown field', { filename: 'a', size: 1, owner: 'bob' }, 400, 'validation-failed'],
     ['a size above the limit', { filename: 'a', size: 1e15 }, 413, 'payload-too-large'],
+    ['more than 16,384 chunks', { filename: 'a', size: 16_385 * 64 * KiB, chunkSize: 64 * KiB }, 400, 'validation-failed'],
   ])('refuses %s', async (_name, body, status, type) => {
     const { app } = setup();
     const req = request(app).post('/v1/uploads').set(alice).set('content-type', 'application/json');
@@ -219,6 +220,21 @@ describe('gateway HTTP API', () => {
     expect((await request(app).get(`/v1/uploads/${res.body.id}`).set(alice)).body).toMatchObject({ state: 'completed', sha256: sha256(data) });
     expectProblem(await request(app).post('/upload').set(alice).attach('other', data, 'x.bin'), 400, 'validation-failed');
     expectProblem(await request(app).post('/upload').set(alice).set('content-type', 'application/json').send('{}'), 415, 'unsupported-media-type');
+  });
+
+  it('answers a multipart body cut off before its closing boundary with 400, not 500', async () => {
+    const { app, blobs } = setup();
+    const { id } = await createUpload(app, { filename: 'a', size: 10 });
+    const body = '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n0123456789';
+    for (const path of [`/v1/uploads/${id}/chunks/0`, '/upload']) {
+      const res = await request(app).post(path).set(alice).set('content-type', 'multipart/form-data; boundary=XYZ').send(body);
+      expectProblem(res, 400, 'validation-failed');
+    }
+    expect(blobs.stagedKeys()).toEqual([]);
+  });
+
+  it('answers a malformed percent-encoding in the path with 400', async () => {
+    expectProblem(await request(setup().app).get('/v1/uploads/%E0%A4%A').set(alice), 400, 'validation-failed');
   });
 
   it('answers unknown routes with a problem', async () => {

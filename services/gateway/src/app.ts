@@ -38,10 +38,10 @@ export function createApp(deps: AppDeps): Express {
 
   const auth = requireOwner(deps.verifier);
   const { useCases } = deps;
-  app.use('/v1/uploads', auth, contentRouter(useCases.readContent));
+  app.use('/v1/uploads', auth);
+  app.use('/v1/uploads', contentRouter(useCases.readContent));
   app.use(
     '/v1/uploads',
-    auth,
     uploadsRouter({
       createUpload: useCases.createUpload,
       acceptChunk: useCases.acceptChunk,

@@ -45,6 +45,7 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
   });
   // Bounded retries: a publish or readiness check must fail, not hang, while Redis is down.
   const redis = redisConnection(config.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection for events failed; progress events are not sent until it is back'));
   const publisher = new RedisProgressPublisher(redis, eventChannel(config.redisPrefix));
   const ids = new UuidV7Ids();
   const clock = new SystemClock();

@@ -20,8 +20,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const container = await buildContainer(config, logger);
   const server = createApp(container).listen(config.port, config.host);
-  // Big chunks on slow links take long; the defaults would cut them off.
+  // Big chunks on slow links take long, so no cap on a whole request; a connection that
+  // sends nothing for two minutes is cut instead, releasing its file handle and claim.
   server.requestTimeout = 0;
+  server.timeout = 120_000;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   await once(server, 'listening');

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, type Stack } from './support/stack';
@@ -126,11 +127,28 @@ describe('the whole pipeline: gateway → BullMQ → chunk-worker → PostgreSQL
     console.log(`64 MiB end-to-end: ${JSON.stringify(report)}`);
   });
 
-  it('refuses a second copy of a chunk while the upload is still receiving', async () => {
+  it('refuses a second copy of a chunk while the first is still arriving, and after it arrived', async () => {
     const data = randomBytes(2 * 64 * 1024);
     const res = await api('/v1/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filename: 'two.bin', size: data.length, chunkSize: 64 * 1024 }) });
     const { id } = (await res.json()) as { id: string };
-    const first = await api(`/v1/uploads/${id}/chunks/0`, { method: 'PUT', body: data.subarray(0, 64 * 1024) });
+    const chunk = data.subarray(0, 64 * 1024);
+
+    // The first request sends half its body and waits while a second copy arrives.
+    const slow = request(`${stack.gatewayUrl}/v1/uploads/${id}/chunks/0`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': String(chunk.length) } });
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      slow.once('response', (r) => {
+        const parts: Buffer[] = [];
+        r.on('data', (d: Buffer) => parts.push(d)).on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
+      });
+      slow.once('error', reject);
+    });
+    slow.write(chunk.subarray(0, 1000));
+    await new Promise((r) => setTimeout(r, 300));
+    const concurrent = await api(`/v1/uploads/${id}/chunks/0`, { method: 'PUT', body: chunk });
+    expect(concurrent.status).toBe(409);
+    expect(await concurrent.json()).toMatchObject({ type: 'chunk-already-received' });
+    slow.end(chunk.subarray(1000));
+    const first = await answered;
     expect(first.status).toBe(202);
     const again = await api(`/v1/uploads/${id}/chunks/0`, { method: 'PUT', body: data.subarray(0, 64 * 1024) });
     expect(again.status).toBe(409);

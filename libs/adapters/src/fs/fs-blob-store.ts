@@ -128,7 +128,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async deleteStagingOf(uploadId: string): Promise<void> {
-    await rm(this.stagingDir(uploadId), { recursive: true, force: true });
+    // A chunk still being staged can add an entry mid-removal (ENOTEMPTY): rm retries that.
+    await rm(this.stagingDir(uploadId), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   }
 
   async readBlob(sha256: string, range?: ByteRange): Promise<Readable> {

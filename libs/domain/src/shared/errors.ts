@@ -60,8 +60,8 @@ export class ChunkIncompleteError extends DomainError {
 
 export class UploadNotReceivingError extends DomainError {
   readonly code = ERROR_CODES.UPLOAD_NOT_RECEIVING;
-  constructor(state: string) {
-    super(`The upload is ${state} and takes no more chunks.`, { state });
+  constructor(state?: string) {
+    super(state ? `The upload is ${state} and takes no more chunks.` : 'The upload takes no more chunks.', state ? { state } : undefined);
   }
 }
 

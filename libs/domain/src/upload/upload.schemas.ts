@@ -7,6 +7,11 @@ export const GiB = 1024 * MiB;
 export const MIN_CHUNK_SIZE = 64 * KiB;
 export const MAX_CHUNK_SIZE = 64 * MiB;
 export const DEFAULT_CHUNK_SIZE = 8 * MiB;
+/**
+ * Most chunks one upload may have. Every snapshot lists the missing indices, so this
+ * bounds the work and memory one upload can cost (100 GiB at the default 8 MiB is 12,800).
+ */
+export const MAX_CHUNK_COUNT = 16_384;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;

@@ -17,9 +17,10 @@ export class AbortUpload {
   async execute(ownerId: string, uploadId: string): Promise<void> {
     await findVisibleUpload(this.repo, ownerId, uploadId);
     const closed = await this.repo.close({ uploadId, state: 'aborted', now: this.clock.now() }, (sha256) => this.blobs.deleteBlob(sha256));
-    // Staging is cleared even if a concurrent request closed it first: cleanup is idempotent.
-    await this.blobs.deleteStagingOf(uploadId);
+    // Announced before the cleanup, so a cleanup failure cannot hide that the upload is gone.
     const event = closed ? terminalEvent(closed) : null;
     if (event) await this.publisher.publish([event]);
+    // Cleared even if a concurrent request closed it first: cleanup is idempotent.
+    await this.blobs.deleteStagingOf(uploadId);
   }
 }

@@ -31,7 +31,7 @@ export class ChunkIntake {
     const token = this.ids.token();
     const claim = await this.repo.claimChunk({ uploadId, index, token, now: this.clock.now(), leaseMs: this.settings.chunkClaimLeaseMs });
     if (claim === 'taken') throw new ChunkAlreadyReceivedError(index);
-    if (claim === 'not-receiving') throw new UploadNotReceivingError('closed');
+    if (claim === 'not-receiving') throw new UploadNotReceivingError();
 
     const key = { uploadId, index, token };
     let queued = false;

@@ -1,5 +1,7 @@
 import { EMPTY_SHA256 } from '../shared/ids';
-import { PayloadTooLargeError } from '../shared/errors';
+import { PayloadTooLargeError, ValidationError } from '../shared/errors';
+import { chunkCountFor } from '../upload/chunk-math';
+import { MAX_CHUNK_COUNT } from '../upload/upload.schemas';
 import { newUpload } from '../upload/upload.entity';
 import { toUploadView } from '../upload/upload.view';
 import type { CreateUploadBody, UploadView } from '../upload/upload.schemas';
@@ -17,6 +19,13 @@ export class CreateUpload {
 
   async execute(ownerId: string, body: CreateUploadBody, protocol: UploadProtocol = 'native'): Promise<UploadView> {
     if (body.size > this.settings.maxUploadBytes) throw new PayloadTooLargeError(body.size, this.settings.maxUploadBytes);
+    const chunkSize = body.chunkSize ?? this.settings.defaultChunkSize;
+    if (chunkCountFor(body.size, chunkSize) > MAX_CHUNK_COUNT) {
+      const smallest = Math.ceil(body.size / MAX_CHUNK_COUNT);
+      throw new ValidationError(`An upload has at most ${MAX_CHUNK_COUNT} chunks; for ${body.size} bytes use a chunkSize of at least ${smallest}.`, [
+        { path: 'chunkSize', message: `at least ${smallest} for this size` },
+      ]);
+    }
     const now = this.clock.now();
     const upload = newUpload({
       id: this.ids.uploadId(),
@@ -24,7 +33,7 @@ export class CreateUpload {
       filename: body.filename,
       contentType: body.contentType ?? 'application/octet-stream',
       size: body.size,
-      chunkSize: body.chunkSize ?? this.settings.defaultChunkSize,
+      chunkSize,
       declaredSha256: body.sha256 ?? null,
       metadata: body.metadata ?? {},
       protocol,

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { PayloadTooLargeError } from '../shared/errors';
 import { newUpload } from '../upload/upload.entity';
 import { toUploadView } from '../upload/upload.view';
-import type { UploadView } from '../upload/upload.schemas';
+import { MAX_CHUNK_COUNT, type UploadView } from '../upload/upload.schemas';
 import type { UploadProtocol } from '../upload/upload.types';
 import type { ChunkQueue, Clock, IdGenerator, UploadRepository } from '../ports';
 import type { ChunkIntake } from './chunk-intake';
@@ -55,8 +55,11 @@ export class ReceiveFileStream {
 
     const limit = this.settings.maxUploadBytes;
     const splitter = new ChunkSplitter(upload.chunkSize, async (index, piece) => {
-      // Refuse as soon as a piece starts past the limit, not after staging the whole excess.
-      if (index * upload.chunkSize >= limit && index > 0) throw new PayloadTooLargeError(index * upload.chunkSize + 1, limit);
+      // Refuse as soon as a piece starts past a limit, not after staging the whole excess.
+      const start = index * upload.chunkSize;
+      if ((start >= limit && index > 0) || index >= MAX_CHUNK_COUNT) {
+        throw new PayloadTooLargeError(start + 1, Math.min(limit, MAX_CHUNK_COUNT * upload.chunkSize));
+      }
       await this.intake.receive({
         uploadId: upload.id,
         index,

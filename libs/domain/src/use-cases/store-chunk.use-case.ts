@@ -30,8 +30,22 @@ export class StoreChunk {
     private readonly clock: Clock,
   ) {}
 
-  /** @param finalAttempt when true, unusable staged bytes reject the chunk instead of throwing for a retry. */
+  /**
+   * @param finalAttempt when true, a chunk that cannot be stored is rejected (its index is
+   * missing again, so the client resends it) instead of throwing for a retry; a chunk left
+   * `received` with no job behind it could never be completed.
+   */
   async execute(job: StoreChunkJob, { finalAttempt }: { finalAttempt: boolean }): Promise<StoreChunkResult> {
+    try {
+      return await this.attempt(job, finalAttempt);
+    } catch (error) {
+      if (!finalAttempt) throw error;
+      // If even the rejection cannot be recorded, the original failure is what to report.
+      return this.reject(job, 'staging-lost').catch(() => Promise.reject(error));
+    }
+  }
+
+  private async attempt(job: StoreChunkJob, finalAttempt: boolean): Promise<StoreChunkResult> {
     const key = { uploadId: job.uploadId, index: job.index, token: job.stagingToken };
     const upload = await this.repo.findById(job.uploadId);
     if (!upload || !RECEIVING_STATES.includes(upload.state)) {

@@ -181,6 +181,21 @@ describe(StoreChunk.name, () => {
   });
 });
 
+describe(`${StoreChunk.name} on its last attempt`, () => {
+  it('rejects a chunk it cannot store for any reason, so the client sends it again', async () => {
+    const h = harness();
+    const data = randomBytes(100 * KiB);
+    const { id } = await createWith(h, data);
+    await send(h, id, data, 0);
+    const job = h.queue.storeJobs[0]!;
+    jest.spyOn(h.blobs, 'commitStaged').mockRejectedValue(new Error('disk full'));
+    await expect(h.sut.store.execute(job, { finalAttempt: false })).rejects.toThrow('disk full');
+    expect(await h.sut.store.execute(job, { finalAttempt: true })).toBe('rejected');
+    expect(await h.sut.get.execute('alice', id)).toMatchObject({ missing: [0, 1], chunksStored: 0, bytesReceived: 0 });
+    expect(h.blobs.stagedKeys()).toHaveLength(0);
+  });
+});
+
 describe(FinalizeUpload.name, () => {
   it('fails an upload whose bytes do not hash to the declared digest', async () => {
     const h = harness();

@@ -1,6 +1,6 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import busboy from 'busboy';
-import { PayloadTooLargeError, ValidationError } from '@tessera/domain';
+import { isDomainError, PayloadTooLargeError, ValidationError } from '@tessera/domain';
 import type { Request } from 'express';
 import { HttpProblem, HTTP_PROBLEMS } from './problem';
 
@@ -38,9 +38,7 @@ export function firstFilePart(req: Request, options: FilePartOptions): Promise<F
         return;
       }
       found = true;
-      // busboy ends a part quietly at its size limit; a silent truncation would look like a whole file.
-      stream.once('limit', () => stream.destroy(new PayloadTooLargeError(options.maxFileBytes + 1, options.maxFileBytes)));
-      resolve({ stream, filename: info.filename ?? '', mimeType: info.mimeType || 'application/octet-stream' });
+      resolve({ stream: clientFacing(stream, options.maxFileBytes), filename: info.filename ?? '', mimeType: info.mimeType || 'application/octet-stream' });
     });
     parser.once('error', (error) => {
       if (!found) reject(new ValidationError(`The multipart body is malformed: ${(error as Error).message}.`));
@@ -50,4 +48,21 @@ export function firstFilePart(req: Request, options: FilePartOptions): Promise<F
     });
     req.pipe(parser);
   });
+}
+
+/**
+ * The part's bytes, failing only with errors that name the client's mistake: busboy ends
+ * a part quietly at its size limit (a silent truncation would look like a whole file) and
+ * fails a cut-off body with a bare Error, which would otherwise read as a server fault.
+ */
+function clientFacing(part: Readable, maxFileBytes: number): Readable {
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  part.once('limit', () => out.destroy(new PayloadTooLargeError(maxFileBytes + 1, maxFileBytes)));
+  part.once('error', (error) => {
+    out.destroy(isDomainError(error) ? error : new ValidationError(`The multipart body ended early or is malformed: ${error.message}.`));
+  });
+  // Once the consumer has failed, the rest of the part is read and dropped.
+  out.once('close', () => part.resume());
+  part.pipe(out);
+  return out;
 }

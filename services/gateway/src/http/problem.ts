@@ -61,6 +61,13 @@ function isUnavailable(error: unknown): boolean {
   return error.name === 'MaxRetriesPerRequestError' || /Connection is closed|connect ECONNREFUSED|Connection terminated/i.test(error.message);
 }
 
+/** The client closed the connection or cut its body short: its fault, and nobody is listening. */
+function isClientGone(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return error.name === 'AbortError' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNABORTED' || (code === 'ECONNRESET' && error.message === 'aborted');
+}
+
 /** Turns any error into a problem document; `internal` is true for the ones that are bugs. */
 export function toProblem(error: unknown): { problem: Problem; headers: Record<string, string>; internal: boolean } {
   if (error instanceof HttpProblem) {
@@ -75,6 +82,9 @@ export function toProblem(error: unknown): { problem: Problem; headers: Record<s
   }
   const parserProblem = fromBodyParser(error);
   if (parserProblem) return parserProblem;
+  if (isClientGone(error)) {
+    return toProblem(new HttpProblem(ERROR_CODES.CHUNK_INCOMPLETE, 'The request body ended before all its bytes arrived; nothing of it was kept.'));
+  }
   if (isUnavailable(error)) {
     const unavailable = new ServiceUnavailableError('A storage dependency (PostgreSQL, Redis or the blob store)');
     return toProblem(unavailable);
@@ -86,10 +96,11 @@ export function toProblem(error: unknown): { problem: Problem; headers: Record<s
   };
 }
 
-/** Errors raised by express.json(): they carry a `type` and a client status. */
+/** Errors from express itself and express.json() (a bad path encoding, a bad body) carry a client status. */
 function fromBodyParser(error: unknown): ReturnType<typeof toProblem> | null {
   const e = error as { type?: unknown; status?: unknown };
-  if (typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status >= 500) return null;
+  if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500) return null;
+  if (error instanceof URIError) return toProblem(new HttpProblem(ERROR_CODES.VALIDATION_FAILED, 'The path has a malformed percent-encoding.'));
   if (e.type === 'entity.too.large') {
     return toProblem(new HttpProblem(ERROR_CODES.PAYLOAD_TOO_LARGE, 'The JSON body is larger than this endpoint accepts.'));
   }
