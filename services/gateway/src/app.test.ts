@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   AbortUpload,
@@ -19,6 +20,7 @@ import { FixedClock, InMemoryBlobStore, InMemoryUploadRepository, RecordingChunk
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from './app';
+import { createHttpServer } from './http-server';
 
 const KiB = 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -165,7 +167,7 @@ describe('gateway HTTP API', () => {
   it('needs Content-Length on a chunk', async () => {
     const { app } = setup();
     const { id } = await createUpload(app, { filename: 'a', size: 10 });
-    const server = app.listen(0, '127.0.0.1');
+    const server = createHttpServer(app).listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const { port } = server.address() as AddressInfo;
@@ -235,6 +237,35 @@ describe('gateway HTTP API', () => {
 
   it('answers a malformed percent-encoding in the path with 400', async () => {
     expectProblem(await request(setup().app).get('/v1/uploads/%E0%A4%A').set(alice), 400, 'validation-failed');
+  });
+
+  it('answers Expect: 100-continue only when the chunk will be taken', async () => {
+    const { app } = setup();
+    const { id } = await createUpload(app, { filename: 'a', size: 10 });
+    const server = createHttpServer(app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const put = () =>
+      new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+        let continued = false;
+        const req = httpRequest({ port, host: '127.0.0.1', method: 'PUT', path: `/v1/uploads/${id}/chunks/0`, headers: { ...alice, expect: '100-continue', 'content-length': '10' } });
+        req.on('continue', () => {
+          continued = true;
+          req.end('0123456789');
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, continued }));
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+    try {
+      expect(await put()).toEqual({ status: 202, continued: true });
+      expect(await put()).toEqual({ status: 409, continued: false });
+    } finally {
+      server.close();
+    }
   });
 
   it('answers unknown routes with a problem', async () => {

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@tessera/domain';
 import { createApp } from './app';
+import { createHttpServer } from './http-server';
 import { loadConfig } from './config';
 import { buildContainer } from './container';
 import { createLogger } from './logger';
@@ -19,13 +20,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const container = await buildContainer(config, logger);
-  const server = createApp(container).listen(config.port, config.host);
-  // Big chunks on slow links take long, so no cap on a whole request; a connection that
-  // sends nothing for two minutes is cut instead, releasing its file handle and claim.
-  server.requestTimeout = 0;
-  server.timeout = 120_000;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
+  const server = createHttpServer(createApp(container)).listen(config.port, config.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   logger.info({ port }, `gateway listening on http://${config.host}:${port} (API at /v1/uploads)`);

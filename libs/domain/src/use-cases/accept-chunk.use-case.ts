@@ -16,6 +16,8 @@ export interface AcceptChunkInput {
   expectedSha256?: string;
   body: Readable;
   signal?: AbortSignal;
+  /** See IntakeRequest.onClaimed. */
+  onClaimed?: () => void;
 }
 
 /** One chunk of a native upload (`PUT`/`POST /v1/uploads/:id/chunks/:index`). */
@@ -26,7 +28,7 @@ export class AcceptChunk {
   ) {}
 
   /** Checks everything that can be checked before reading a byte of the body. */
-  async check(input: Omit<AcceptChunkInput, 'body' | 'signal' | 'expectedSha256'>): Promise<number> {
+  async check(input: Pick<AcceptChunkInput, 'ownerId' | 'uploadId' | 'index' | 'contentLength'>): Promise<number> {
     const upload = await findVisibleUpload(this.repo, input.ownerId, input.uploadId);
     assertReceiving(upload);
     const count = upload.chunkCount ?? 0;
@@ -44,6 +46,7 @@ export class AcceptChunk {
       body: input.body,
       stage: { expectedBytes, ...(input.signal ? { signal: input.signal } : {}) },
       ...(input.expectedSha256 ? { expectedSha256: input.expectedSha256 } : {}),
+      ...(input.onClaimed ? { onClaimed: input.onClaimed } : {}),
     });
     return { index, size, state: 'received' };
   }

@@ -9,6 +9,8 @@ export interface IntakeRequest {
   body: Readable;
   stage: StageOptions;
   expectedSha256?: string;
+  /** Called once the index is ours, just before the body is read (HTTP answers `100 Continue` here). */
+  onClaimed?: () => void;
 }
 
 /**
@@ -36,6 +38,7 @@ export class ChunkIntake {
     const key = { uploadId, index, token };
     let queued = false;
     try {
+      request.onClaimed?.();
       const { bytes } = await this.blobs.stage(key, request.body, request.stage);
       await this.queue.enqueueStoreChunk({
         uploadId,

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../logger';
+import { awaitingContinue } from '../continue';
 import { HttpProblem, sendProblem, toProblem } from '../problem';
 import { ERROR_CODES } from '@tessera/domain';
 
@@ -31,6 +32,11 @@ const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
  * closes the connection once the answer is sent.
  */
 function discardBody(req: Request, res: Response): void {
+  if (awaitingContinue(req, res)) {
+    // The client holds its body back; the connection cannot carry another request.
+    res.setHeader('Connection', 'close');
+    return;
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared <= DISCARD_LIMIT_BYTES) {
     req.unpipe();

@@ -1,6 +1,7 @@
 import { filenameSchema, type ReceiveFileStream } from '@tessera/domain';
 import { Router } from 'express';
 import { ownerOf } from '../middleware/auth.middleware';
+import { sendContinue } from '../continue';
 import { firstFilePart } from '../multipart';
 import { parseWith } from '../validation';
 
@@ -9,6 +10,7 @@ export function formUploadRouter(receive: ReceiveFileStream, maxUploadBytes: num
   const router = Router();
 
   router.post('/', async (req, res) => {
+    sendContinue(req, res);
     const part = await firstFilePart(req, { field: 'file', maxFileBytes: maxUploadBytes });
     let filename: string;
     try {

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { createUploadBodySchema, listUploadsQuerySchema, type AbortUpload, type AcceptChunk, type CreateUpload, type GetUpload, type ListUploads } from '@tessera/domain';
 import express, { Router, type Request, type Response } from 'express';
 import { ownerOf } from '../middleware/auth.middleware';
+import { sendContinue } from '../continue';
 import { firstFilePart } from '../multipart';
 import { HttpProblem, HTTP_PROBLEMS } from '../problem';
 import { declaredLength, parseChunkIndex, parseContentDigest, parseUploadId, parseWith } from '../validation';
@@ -36,7 +37,7 @@ function requireLength(req: Request): number {
 export function uploadsRouter(deps: UploadsRouteDeps): Router {
   const router = Router();
 
-  router.post('/', express.json({ limit: '64kb', strict: true, type: () => true }), async (req, res) => {
+  router.post('/', (req, res, next) => (sendContinue(req, res), next()), express.json({ limit: '64kb', strict: true, type: () => true }), async (req, res) => {
     const body = parseWith(createUploadBodySchema, req.body, 'upload description');
     const upload = await deps.createUpload.execute(ownerOf(res), body);
     res.status(201).location(`${req.baseUrl}/${upload.id}`).json(upload);
@@ -68,6 +69,7 @@ export function uploadsRouter(deps: UploadsRouteDeps): Router {
       contentLength,
       body: req,
       signal: clientGone(res),
+      onClaimed: () => sendContinue(req, res),
       ...(expectedSha256 ? { expectedSha256 } : {}),
     });
     res.status(202).json(result);
@@ -81,6 +83,7 @@ export function uploadsRouter(deps: UploadsRouteDeps): Router {
     const ownerId = ownerOf(res);
     // Everything that can be refused is refused before a byte of the body is parsed.
     await deps.acceptChunk.check({ ownerId, uploadId, index });
+    sendContinue(req, res);
     const part = await firstFilePart(req, { maxFileBytes: deps.maxChunkBytes });
     const result = await deps.acceptChunk.execute({
       ownerId,
