@@ -348,12 +348,15 @@ export class MikroOrmUploadRepository implements UploadRepository {
         [input.uploadId],
       );
       const unreferenced = released.filter((blob) => blob.ref_count === 0).map((blob) => blob.sha256).sort();
-      for (const sha256 of unreferenced) await deleteBlob(sha256);
       if (unreferenced.length > 0) {
         await affected(tx, `delete from blobs where ref_count = 0 and sha256 in (select sha256 from (${references}) r)`, [input.uploadId]);
       }
       await affected(tx, 'delete from chunks where upload_id = ?', [input.uploadId]);
-      return oneUpload(tx, `update uploads set state = ?, seq = seq + 1, updated_at = ? where id = ? ${RETURNING_UPLOAD}`, [input.state, input.now, input.uploadId]);
+      const closed = await oneUpload(tx, `update uploads set state = ?, seq = seq + 1, updated_at = ? where id = ? ${RETURNING_UPLOAD}`, [input.state, input.now, input.uploadId]);
+      // Files go last, after every statement that could fail, while the deleted rows stay
+      // locked until commit: a store of the same bytes waits, then re-creates row and file.
+      for (const sha256 of unreferenced) await deleteBlob(sha256);
+      return closed;
     });
   }
 

@@ -135,8 +135,9 @@ export interface UploadRepository {
 
   /**
    * Marks the upload `aborted` (or `expired`), deletes its chunk rows and drops its blob
-   * references. For each blob whose count reaches zero, `deleteBlob` is called while its row
-   * is locked, then the row is deleted. Returns null when nothing changed.
+   * references. Rows of blobs whose count reaches zero are deleted, and `deleteBlob` is
+   * called for each as the transaction's last step, while those rows are still locked.
+   * Returns null when nothing changed.
    */
   close(
     input: { uploadId: string; state: 'aborted' | 'expired'; now: Date },
