@@ -30,7 +30,7 @@ WORKDIR /app
 FROM base AS build
 ENV TURBO_TELEMETRY_DISABLED=1
 # Manifests first, so the dependency layer is reused while only sources change.
-# Every workspace's package.json (tests/e2e included), so `npm ci` sees the same
+# Every workspace's package.json (tests/* included), so `npm ci` sees the same
 # workspaces as the lockfile and lays out node_modules exactly as it describes; a
 # missing service manifest would silently drop that service's dependencies.
 COPY package.json package-lock.json .npmrc ./
@@ -40,6 +40,7 @@ COPY services/gateway/package.json services/gateway/
 COPY services/chunk-worker/package.json services/chunk-worker/
 COPY services/notifier/package.json services/notifier/
 COPY tests/e2e/package.json tests/e2e/
+COPY tests/bench/package.json tests/bench/
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY . .
 # Only the shipped packages (and the libs they depend on): the e2e tests are not in the image.
@@ -59,6 +60,7 @@ COPY services/gateway/package.json services/gateway/
 COPY services/chunk-worker/package.json services/chunk-worker/
 COPY services/notifier/package.json services/notifier/
 COPY tests/e2e/package.json tests/e2e/
+COPY tests/bench/package.json tests/bench/
 # --omit=dev drops turbo, typescript, jest... (turbo's binary is an optional dependency of
 # a dev dependency: never needed here, we only run node). --ignore-scripts: the only
 # runtime package with an install script (msgpackr-extract, optional) ships prebuilt

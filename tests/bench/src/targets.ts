@@ -97,24 +97,28 @@ export async function startCeiling(): Promise<Target> {
     async uploadBig(file) {
       await put(createReadStream(file.path, { highWaterMark: MiB }), file.size);
     },
-    uploadMany: (buffers) =>
-      Promise.all(
-        buffers.map(async (buf) => {
-          const t0 = now();
-          try {
-            await put(buf, buf.length);
-            return { ok: true, latencyMs: now() - t0 };
-          } catch (e) {
-            return { ok: false, latencyMs: now() - t0, error: String(e) };
-          }
-        }),
-      ),
+    uploadMany: (buffers) => timeEach(buffers, (buf) => put(buf, buf.length)),
     cleanup: async () => emptyDir(dir),
     async stop() {
       await stopChild(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs every upload at once, timing each and recording its failure instead of throwing. */
+function timeEach(buffers: Buffer[], send: (buf: Buffer) => Promise<unknown>) {
+  return Promise.all(
+    buffers.map(async (buf) => {
+      const t0 = now();
+      try {
+        await send(buf);
+        return { ok: true, latencyMs: now() - t0 };
+      } catch (e) {
+        return { ok: false, latencyMs: now() - t0, error: String(e) };
+      }
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- @tus/server
@@ -143,18 +147,7 @@ export async function startTus(): Promise<Target> {
     async uploadBig(file, variant) {
       await upload(createReadStream(file.path), file.size, variant === 'single' ? undefined : 8 * MiB);
     },
-    uploadMany: (buffers) =>
-      Promise.all(
-        buffers.map(async (buf) => {
-          const t0 = now();
-          try {
-            await upload(buf, buf.length);
-            return { ok: true, latencyMs: now() - t0 };
-          } catch (e) {
-            return { ok: false, latencyMs: now() - t0, error: String(e) };
-          }
-        }),
-      ),
+    uploadMany: (buffers) => timeEach(buffers, (buf) => upload(buf, buf.length)),
     cleanup: async () => emptyDir(dir),
     async stop() {
       await stopChild(child);
