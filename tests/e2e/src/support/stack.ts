@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signToken } from '@tessera/adapters';
+import { dropDatabase, signToken } from '@tessera/adapters';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const SERVICES = {
@@ -113,7 +113,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
       ),
     );
     rmSync(blobDir, { recursive: true, force: true });
-    spawnSync('psql', [baseUrl, '-qc', `DROP DATABASE IF EXISTS "tessera_e2e_${run}" WITH (FORCE)`], { encoding: 'utf8' });
+    await dropDatabase(databaseUrl);
   };
 
   try {
