@@ -1,4 +1,4 @@
-import { authEnvSchema, commonEnvSchema, jobEnvSchema, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
+import { authEnvSchema, commonEnvSchema, jobEnvSchema, toCommonConfig, toJobConfig, type CommonConfig, type JobConfig, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
 import { z } from 'zod';
 
 const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobEnvSchema.shape).extend({
@@ -14,44 +14,30 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
   CHUNK_CLAIM_LEASE_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
 });
 
-export type GatewayConfig = Readonly<{
-  nodeEnv: 'development' | 'test' | 'production';
-  logLevel: string;
-  host: string;
-  port: number;
-  databaseUrl: string;
-  redisUrl: string;
-  redisPrefix: string;
-  blobDir: string;
-  jwtSecret: string;
-  shutdownTimeoutMs: number;
-  maxUploadBytes: number;
-  defaultChunkSize: number;
-  uploadTtlMs: number;
-  chunkClaimLeaseMs: number;
-  chunkJobAttempts: number;
-  chunkRetryBackoffMs: number;
-}>;
+export type GatewayConfig = Readonly<
+  CommonConfig & JobConfig & {
+    host: string;
+    port: number;
+    jwtSecret: string;
+    maxUploadBytes: number;
+    defaultChunkSize: number;
+    uploadTtlMs: number;
+    chunkClaimLeaseMs: number;
+  }
+>;
 
 /** Reads and checks the gateway's environment once; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const e = parseEnv('gateway', gatewayEnvSchema, env);
   return Object.freeze({
-    nodeEnv: e.NODE_ENV,
-    logLevel: e.LOG_LEVEL,
+    ...toCommonConfig(e),
+    ...toJobConfig(e),
     host: e.HOST,
     port: e.PORT,
-    databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
-    redisPrefix: e.REDIS_PREFIX,
-    blobDir: e.BLOB_DIR,
     jwtSecret: e.AUTH_JWT_SECRET,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     defaultChunkSize: e.DEFAULT_CHUNK_SIZE,
     uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,
     chunkClaimLeaseMs: e.CHUNK_CLAIM_LEASE_MS,
-    chunkJobAttempts: e.CHUNK_JOB_ATTEMPTS,
-    chunkRetryBackoffMs: e.CHUNK_RETRY_BACKOFF_MS,
   });
 }

@@ -1,4 +1,4 @@
-import { authEnvSchema, commonEnvSchema, parseEnv } from '@tessera/domain';
+import { authEnvSchema, commonEnvSchema, parseEnv, toCommonConfig, type CommonConfig } from '@tessera/domain';
 import { z } from 'zod';
 
 const notifierEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
@@ -22,34 +22,25 @@ const notifierEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
   MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(1000),
 });
 
-export type NotifierConfig = Readonly<{
-  nodeEnv: 'development' | 'test' | 'production';
-  logLevel: string;
-  host: string;
-  port: number;
-  databaseUrl: string;
-  redisUrl: string;
-  redisPrefix: string;
-  jwtSecret: string;
-  corsOrigin: '*' | readonly string[];
-  maxSubscriptionsPerSocket: number;
-  shutdownTimeoutMs: number;
-}>;
+export type NotifierConfig = Readonly<
+  CommonConfig & {
+    host: string;
+    port: number;
+    jwtSecret: string;
+    corsOrigin: '*' | readonly string[];
+    maxSubscriptionsPerSocket: number;
+  }
+>;
 
 /** Reads and checks the notifier's environment once; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): NotifierConfig {
   const e = parseEnv('notifier', notifierEnvSchema, env);
   return Object.freeze({
-    nodeEnv: e.NODE_ENV,
-    logLevel: e.LOG_LEVEL,
+    ...toCommonConfig(e),
     host: e.HOST,
     port: e.PORT,
-    databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
-    redisPrefix: e.REDIS_PREFIX,
     jwtSecret: e.AUTH_JWT_SECRET,
     corsOrigin: e.CORS_ORIGIN === '*' ? '*' : Object.freeze([...e.CORS_ORIGIN]),
     maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });
 }

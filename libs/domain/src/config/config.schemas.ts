@@ -41,6 +41,39 @@ export const authEnvSchema = z.object({
     .min(32, 'must be at least 32 characters'),
 });
 
+/** The settings every service shares, as code reads them. */
+export interface CommonConfig {
+  nodeEnv: 'development' | 'test' | 'production';
+  logLevel: string;
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  blobDir: string;
+  shutdownTimeoutMs: number;
+}
+
+export function toCommonConfig(e: z.infer<typeof commonEnvSchema>): CommonConfig {
+  return {
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    blobDir: e.BLOB_DIR,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/** The job retry policy, as code reads it. */
+export interface JobConfig {
+  chunkJobAttempts: number;
+  chunkRetryBackoffMs: number;
+}
+
+export function toJobConfig(e: z.infer<typeof jobEnvSchema>): JobConfig {
+  return { chunkJobAttempts: e.CHUNK_JOB_ATTEMPTS, chunkRetryBackoffMs: e.CHUNK_RETRY_BACKOFF_MS };
+}
+
 export class ConfigError extends Error {
   constructor(
     service: string,
