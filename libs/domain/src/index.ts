@@ -18,7 +18,7 @@ export { digestStream } from './shared/hashing';
 
 export { UPLOAD_STATES, UPLOAD_PROTOCOLS, type UploadState, type UploadProtocol, type ChunkState, type UploadProps, type StoredChunk } from './upload/upload.types';
 export { chunkCountFor, expectedChunkLength, progressPercent } from './upload/chunk-math';
-export { canTransition, newUpload, isVisibleTo, isFullyStored, assertReceiving, assertCompleted, RECEIVING_STATES, HIDDEN_STATES, type NewUpload } from './upload/upload.entity';
+export { canTransition, newUpload, isVisibleTo, assertReceiving, assertCompleted, RECEIVING_STATES, HIDDEN_STATES, type NewUpload } from './upload/upload.entity';
 export {
   KiB,
   MiB,

@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
+  canTransition,
   chunkCountFor,
   isUuid,
   NotFoundError,
+  UPLOAD_STATES,
   ValidationError,
   type ChunkClaim,
   type ChunkRejectedInput,
@@ -334,7 +336,7 @@ export class MikroOrmUploadRepository implements UploadRepository {
    */
   async close(input: { uploadId: string; state: 'aborted' | 'expired'; now: Date }, deleteBlob: (sha256: string) => Promise<void>): Promise<UploadProps | null> {
     if (!isUuid(input.uploadId)) return null;
-    const from = input.state === 'expired' ? ['pending', 'receiving'] : ['pending', 'receiving', 'finalizing', 'completed', 'failed'];
+    const from = UPLOAD_STATES.filter((state) => canTransition(state, input.state));
     return this.em().transactional(async (tx) => {
       // FOR UPDATE (not NO KEY UPDATE) also holds off claims, whose KEY SHARE lock waits for it.
       const upload = await oneUpload(tx, `select ${UPLOAD_COLUMNS} from uploads u where u.id = ? for update`, [input.uploadId]);

@@ -74,8 +74,3 @@ export function newUpload(input: NewUpload): UploadProps {
     completedAt: null,
   };
 }
-
-/** True once the size is known and every chunk is stored: time to finalize. */
-export function isFullyStored(upload: Pick<UploadProps, 'chunkCount' | 'chunksStored'>): boolean {
-  return upload.chunkCount !== null && upload.chunksStored >= upload.chunkCount;
-}

@@ -21,11 +21,6 @@ export class ChunkSplitter extends Writable {
     super({ highWaterMark: 1024 * 1024 });
   }
 
-  /** Pieces produced so far. */
-  get pieces(): number {
-    return this.nextIndex;
-  }
-
   /** Bytes written so far. */
   get bytes(): number {
     return this.total;

@@ -1,7 +1,7 @@
 import { NotFoundError, ValidationError } from '../../shared/errors';
 import { isUuid } from '../../shared/ids';
 import { chunkCountFor } from '../../upload/chunk-math';
-import { RECEIVING_STATES } from '../../upload/upload.entity';
+import { canTransition, RECEIVING_STATES } from '../../upload/upload.entity';
 import type { ChunkState, StoredChunk, UploadProps, UploadState } from '../../upload/upload.types';
 import type {
   ChunkClaim,
@@ -31,10 +31,6 @@ interface BlobRow {
 }
 
 const MISSING_STATES: readonly ChunkState[] = ['receiving', 'rejected'];
-const CLOSABLE_FROM: Record<'aborted' | 'expired', readonly UploadState[]> = {
-  aborted: ['pending', 'receiving', 'finalizing', 'completed', 'failed'],
-  expired: ['pending', 'receiving'],
-};
 
 const copy = (upload: UploadProps): UploadProps => structuredClone(upload);
 
@@ -239,7 +235,7 @@ export class InMemoryUploadRepository implements UploadRepository {
   async close(input: { uploadId: string; state: 'aborted' | 'expired'; now: Date }, deleteBlob: (sha256: string) => Promise<void>): Promise<UploadProps | null> {
     return this.exclusive(async () => {
       const upload = this.uploads.get(input.uploadId);
-      if (!upload || !CLOSABLE_FROM[input.state].includes(upload.state)) return null;
+      if (!upload || !canTransition(upload.state, input.state)) return null;
       const rows = this.chunkRows(input.uploadId);
       const drops = new Map<string, number>();
       for (const row of rows.values()) {
