@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dropDatabase, signToken } from '@tessera/adapters';
+import { dropDatabase, redisConnection, signToken } from '@tessera/adapters';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const SERVICES = {
@@ -48,6 +48,18 @@ async function waitFor(url: string, timeoutMs: number, describe: () => string): 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms.\n${describe()}`);
+}
+
+/** Removes this run's queues and job records, so repeated runs leave Redis as they found it. */
+async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
+  const redis = redisConnection(redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    for await (const keys of redis.scanStream({ match: pattern, count: 1000 })) {
+      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function withDatabase(url: string, name: string): string {
@@ -114,6 +126,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     );
     rmSync(blobDir, { recursive: true, force: true });
     await dropDatabase(databaseUrl);
+    await deleteKeys(env.REDIS_URL!, `${env.REDIS_PREFIX}:*`);
   };
 
   try {
