@@ -1,18 +1,11 @@
-import { ConfigError, QUEUES } from '@tessera/domain';
-import { loadConfig, type WorkerConfig } from './config';
+import { loadConfigOrExit, QUEUES } from '@tessera/domain';
+import { loadConfig } from './config';
 import { buildContainer } from './container';
 import { createLogger } from './logger';
 import { startWorker } from './worker';
 
 async function main(): Promise<void> {
-  let config: WorkerConfig;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit(() => loadConfig());
   const logger = createLogger(config.logLevel);
   // Anything that escapes a job is a bug: log it as JSON like the rest, then let the
   // orchestrator restart a clean process (in-flight jobs stall and run again elsewhere).

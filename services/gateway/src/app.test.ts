@@ -2,25 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  AbortUpload,
-  AcceptChunk,
-  ChunkIntake,
-  CreateUpload,
-  GetUpload,
-  ListUploads,
-  ReadContent,
-  ReceiveFileStream,
-  StoreChunk,
-  FinalizeUpload,
-  UnauthorizedError,
-  type TokenVerifier,
-} from '@tessera/domain';
+import { FinalizeUpload, StoreChunk, UnauthorizedError, type TokenVerifier } from '@tessera/domain';
 import { FixedClock, InMemoryBlobStore, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '@tessera/domain/testing';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from './app';
 import { createHttpServer } from './http-server';
+import { gatewayUseCases } from './use-cases';
 
 const KiB = 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -41,22 +29,12 @@ function setup() {
   const clock = new FixedClock();
   const ids = new SequentialIds();
   const settings = { maxUploadBytes: 100 * 1024 ** 3, defaultChunkSize: 64 * KiB, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000 };
-  const intake = new ChunkIntake(repo, blobs, queue, ids, clock, settings);
-  const abortUpload = new AbortUpload(repo, blobs, publisher, clock);
   const app = createApp({
     logger: pino({ level: 'silent' }),
     verifier,
     limits: { maxUploadBytes: settings.maxUploadBytes, maxChunkBytes: 64 * 1024 * KiB },
     readiness: { postgres: () => repo.ping(), blobStore: () => blobs.ping() },
-    useCases: {
-      createUpload: new CreateUpload(repo, ids, clock, settings),
-      acceptChunk: new AcceptChunk(repo, intake),
-      getUpload: new GetUpload(repo),
-      listUploads: new ListUploads(repo),
-      abortUpload,
-      readContent: new ReadContent(repo, blobs),
-      receiveFileStream: new ReceiveFileStream(repo, intake, queue, abortUpload, ids, clock, settings),
-    },
+    useCases: gatewayUseCases({ repo, blobs, queue, publisher, ids, clock }, settings),
   });
   const store = new StoreChunk(repo, blobs, queue, publisher, clock);
   const finalize = new FinalizeUpload(repo, blobs, publisher, clock);

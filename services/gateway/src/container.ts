@@ -10,21 +10,11 @@ import {
   SystemClock,
   UuidV7Ids,
 } from '@tessera/adapters';
-import {
-  AbortUpload,
-  AcceptChunk,
-  ChunkIntake,
-  CreateUpload,
-  GetUpload,
-  ListUploads,
-  MAX_CHUNK_SIZE,
-  ReadContent,
-  ReceiveFileStream,
-  type UploadSettings,
-} from '@tessera/domain';
+import { MAX_CHUNK_SIZE, type UploadSettings } from '@tessera/domain';
 import type { AppDeps } from './app';
 import type { GatewayConfig } from './config';
 import type { Logger } from './logger';
+import { gatewayUseCases } from './use-cases';
 
 export interface GatewayContainer extends AppDeps {
   close(): Promise<void>;
@@ -56,21 +46,11 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
     chunkClaimLeaseMs: config.chunkClaimLeaseMs,
   };
 
-  const intake = new ChunkIntake(repo, blobs, queue, ids, clock, settings);
-  const abortUpload = new AbortUpload(repo, blobs, publisher, clock);
   return {
     logger,
     verifier: new JoseTokenVerifier({ secret: config.jwtSecret }),
     limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE },
-    useCases: {
-      createUpload: new CreateUpload(repo, ids, clock, settings),
-      acceptChunk: new AcceptChunk(repo, intake),
-      getUpload: new GetUpload(repo),
-      listUploads: new ListUploads(repo),
-      abortUpload,
-      readContent: new ReadContent(repo, blobs),
-      receiveFileStream: new ReceiveFileStream(repo, intake, queue, abortUpload, ids, clock, settings),
-    },
+    useCases: gatewayUseCases({ repo, blobs, queue, publisher, ids, clock }, settings),
     readiness: {
       postgres: () => repo.ping(),
       redis: async () => {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '@tessera/domain';
+import { loadConfigOrExit } from '@tessera/domain';
 import { createApp } from './app';
 import { createHttpServer } from './http-server';
 import { loadConfig } from './config';
@@ -8,16 +8,7 @@ import { buildContainer } from './container';
 import { createLogger } from './logger';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit(() => loadConfig());
   const logger = createLogger(config.logLevel);
   const container = await buildContainer(config, logger);
   const server = createHttpServer(createApp(container)).listen(config.port, config.host);

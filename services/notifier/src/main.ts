@@ -1,18 +1,11 @@
-import { ConfigError } from '@tessera/domain';
-import { loadConfig, type NotifierConfig } from './config';
+import { loadConfigOrExit } from '@tessera/domain';
+import { loadConfig } from './config';
 import { buildContainer } from './container';
 import { createLogger, type Logger } from './logger';
 import { startNotifierServer } from './socket/notifier-server';
 
 async function main(): Promise<void> {
-  let config: NotifierConfig;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit(() => loadConfig());
   const logger = createLogger(config.logLevel);
 
   const container = await buildContainer(config, logger);

@@ -84,6 +84,20 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Runs a service's `loadConfig`; on a ConfigError prints its message for the operator and
+ * exits 1 before anything starts. Any other error is a bug and is rethrown.
+ */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
 /** Validates `env` against `schema`, reporting every bad variable at once. */
 export function parseEnv<S extends z.ZodType>(service: string, schema: S, env: Record<string, string | undefined>): z.infer<S> {
   // An empty variable means "not set" (compose and k8s often pass `FOO=`).
