@@ -47,10 +47,11 @@ export async function buildContainer(config: WorkerConfig, logger: Logger): Prom
   redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection of the event publisher failed; reconnecting (events meanwhile are lost, snapshots heal clients)'));
   const publisher = new RedisProgressPublisher(redis, eventChannel(config.redisPrefix));
   const clock = new SystemClock();
+  const finalizeUpload = new FinalizeUpload(repo, blobs, publisher, clock);
 
   return {
-    storeChunk: new StoreChunk(repo, blobs, queue, publisher, clock),
-    finalizeUpload: new FinalizeUpload(repo, blobs, publisher, clock),
+    storeChunk: new StoreChunk(repo, blobs, queue, publisher, clock, finalizeUpload),
+    finalizeUpload,
     async close() {
       // Everything is released even when one part fails; the first failure is reported.
       const results = await Promise.allSettled([queue.close(), redis.quit(), orm.close()]);

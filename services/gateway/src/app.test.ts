@@ -36,8 +36,8 @@ function setup() {
     readiness: { postgres: () => repo.ping(), blobStore: () => blobs.ping() },
     useCases: gatewayUseCases({ repo, blobs, queue, publisher, ids, clock }, settings),
   });
-  const store = new StoreChunk(repo, blobs, queue, publisher, clock);
   const finalize = new FinalizeUpload(repo, blobs, publisher, clock);
+  const store = new StoreChunk(repo, blobs, queue, publisher, clock, finalize);
   const work = async () => {
     for (const job of queue.storeJobs.splice(0)) await store.execute(job, { finalAttempt: true });
     for (const id of queue.finalizeJobs) await finalize.execute(id);

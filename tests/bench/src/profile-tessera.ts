@@ -31,7 +31,7 @@ const redisStats = () => {
   for (const m of out.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) stats[m[1]!] = Number(m[2]);
   return stats;
 };
-/** CPU seconds (user + system) used so far by processes, grouped by a name. */
+/** CPU seconds used so far by processes, grouped by a name: user time, and system time as `<name>.sys`. */
 const cpuSeconds = (groups: Record<string, (pid: number, comm: string) => boolean>) => {
   const out: Record<string, number> = Object.fromEntries(Object.keys(groups).map((g) => [g, 0]));
   for (const entry of readdirSync('/proc')) {
@@ -40,8 +40,11 @@ const cpuSeconds = (groups: Record<string, (pid: number, comm: string) => boolea
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      for (const [g, test] of Object.entries(groups)) if (test(Number(entry), comm)) out[g]! += ticks / 100;
+      for (const [g, test] of Object.entries(groups)) {
+        if (!test(Number(entry), comm)) continue;
+        out[g] = (out[g] ?? 0) + Number(fields[11]) / 100;
+        out[`${g}.sys`] = (out[`${g}.sys`] ?? 0) + Number(fields[12]) / 100;
+      }
     } catch {
       // gone
     }

@@ -43,6 +43,20 @@ describe('JoseTokenVerifier', () => {
     await expect(new JoseTokenVerifier({ secret, clockToleranceSeconds: 30 }).verify(token)).resolves.toEqual({ ownerId: 'alice' });
   });
 
+  it('refuses a token it accepted before once the token has expired', async () => {
+    jest.useFakeTimers({ now: Date.now(), doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const remembering = new JoseTokenVerifier({ secret });
+      const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(nowSeconds() + 60).sign(key);
+      await expect(remembering.verify(token)).resolves.toEqual({ ownerId: 'alice' });
+      await expect(remembering.verify(token)).resolves.toEqual({ ownerId: 'alice' });
+      jest.setSystemTime(Date.now() + 61_000);
+      expect((await refusal(remembering, token)).message).toMatch(/expired/);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('refuses a token that is not valid yet', async () => {
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setNotBefore(nowSeconds() + 600).sign(key);
     expect((await refusal(verifier, token)).message).toMatch(/not valid yet/);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { isUuid, type BlobStore, type ByteRange, type StageOptions, type StagingKey } from '@tessera/domain';
+import { isUuid, type BlobStore, type ByteRange, type StageOptions, type StagedBytes, type StagingKey } from '@tessera/domain';
 import { DurableFileSink } from './durable-file-sink';
 import { copyWithLimits } from './limited-copy';
 
@@ -67,7 +67,7 @@ export class FsBlobStore implements BlobStore {
    * fsyncs the folder, so a resolved promise means the bytes survive a crash and a reader
    * never sees a partial file. Any failure removes what was written.
    */
-  async stage(key: StagingKey, source: Readable, options: StageOptions): Promise<{ bytes: number }> {
+  async stage(key: StagingKey, source: Readable, options: StageOptions): Promise<StagedBytes> {
     const file = this.stagedPath(key);
     const partial = `${file}.part`;
     let renamed = false;
@@ -76,11 +76,11 @@ export class FsBlobStore implements BlobStore {
     source.on('error', ignore);
     try {
       await ensureDir(dirname(file));
-      const bytes = await this.writeDurably(partial, source, options);
+      const staged = await this.writeDurably(partial, source, options);
       await rename(partial, file);
       renamed = true;
       await syncDir(dirname(file));
-      return { bytes };
+      return staged;
     } catch (error) {
       await Promise.allSettled([unlinkIfPresent(partial), renamed ? unlinkIfPresent(file) : undefined]);
       throw error;
@@ -94,6 +94,15 @@ export class FsBlobStore implements BlobStore {
       // Opened now, so the bytes stay readable even if the file is unlinked while streaming.
       const handle = await open(this.stagedPath(key), 'r');
       return handle.createReadStream({ highWaterMark: MiB });
+    } catch (error) {
+      if (hasCode(error, 'ENOENT')) return null;
+      throw error;
+    }
+  }
+
+  async stagedSize(key: StagingKey): Promise<number | null> {
+    try {
+      return (await stat(this.stagedPath(key))).size;
     } catch (error) {
       if (hasCode(error, 'ENOENT')) return null;
       throw error;
@@ -153,7 +162,7 @@ export class FsBlobStore implements BlobStore {
     await unlink(probe);
   }
 
-  private async writeDurably(path: string, source: Readable, options: StageOptions): Promise<number> {
+  private async writeDurably(path: string, source: Readable, options: StageOptions): Promise<StagedBytes> {
     // 'wx': tokens are unique per attempt, so an existing file means a bug, never a file to overwrite.
     const handle = await open(path, 'wx');
     try {

@@ -1,10 +1,18 @@
+import { createHash } from 'node:crypto';
 import { finished, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ChunkIncompleteError, type StageOptions } from '@tessera/domain';
+import { ChunkIncompleteError, type StageOptions, type StagedBytes } from '@tessera/domain';
 
-/** Counts bytes on their way through and fails as soon as they break the stage limits. */
-class ByteLimit extends Transform {
+/**
+ * Counts and hashes bytes on their way through and fails as soon as they break the stage
+ * limits. Hashing here, while the bytes are in memory anyway, spares the worker a second
+ * read of every staged chunk.
+ */
+class ByteMeter extends Transform {
   bytes = 0;
+  /** Set once every byte has passed. */
+  sha256 = '';
+  private readonly hash = createHash('sha256');
   private readonly limit: number;
 
   constructor(private readonly expectedBytes: number | undefined, maxBytes: number | undefined) {
@@ -14,14 +22,16 @@ class ByteLimit extends Transform {
 
   override _transform(piece: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += piece.length;
-    if (this.bytes > this.limit) callback(new ChunkIncompleteError(`The chunk is longer than ${this.limit} bytes.`));
-    else callback(null, piece);
+    if (this.bytes > this.limit) return callback(new ChunkIncompleteError(`The chunk is longer than ${this.limit} bytes.`));
+    this.hash.update(piece);
+    callback(null, piece);
   }
 
   override _flush(callback: TransformCallback): void {
     if (this.expectedBytes !== undefined && this.bytes < this.expectedBytes) {
       callback(new ChunkIncompleteError(`The chunk ended after ${this.bytes} of ${this.expectedBytes} bytes.`));
     } else {
+      this.sha256 = this.hash.digest('hex');
       callback();
     }
   }
@@ -29,21 +39,21 @@ class ByteLimit extends Transform {
 
 /**
  * Copies `source` into `sink` under the limits and signal of `options`, with back-pressure,
- * and resolves with the byte count once `sink` has finished. `source` is read but never
- * destroyed: it belongs to the caller, who may still have to answer the request it is.
+ * and resolves with the byte count and SHA-256 once `sink` has finished. `source` is read
+ * but never destroyed: it belongs to the caller, who may still have to answer the request it is.
  */
-export async function copyWithLimits(source: Readable, sink: Writable, options: StageOptions): Promise<number> {
-  const limit = new ByteLimit(options.expectedBytes, options.maxBytes);
+export async function copyWithLimits(source: Readable, sink: Writable, options: StageOptions): Promise<StagedBytes> {
+  const meter = new ByteMeter(options.expectedBytes, options.maxBytes);
   // pipe() does not forward a source's failure or early close; without this the copy would hang.
   const stopWatching = finished(source, { writable: false }, (error) => {
-    if (error) limit.destroy(error);
+    if (error) meter.destroy(error);
   });
-  source.pipe(limit);
+  source.pipe(meter);
   try {
-    await pipeline(limit, sink, options.signal ? { signal: options.signal } : {});
-    return limit.bytes;
+    await pipeline(meter, sink, options.signal ? { signal: options.signal } : {});
+    return { bytes: meter.bytes, sha256: meter.sha256 };
   } finally {
     stopWatching();
-    source.unpipe(limit);
+    source.unpipe(meter);
   }
 }

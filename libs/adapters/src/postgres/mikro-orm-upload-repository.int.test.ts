@@ -119,20 +119,29 @@ describe('MikroOrmUploadRepository on PostgreSQL', () => {
       });
     });
 
-    it('counts every byte once when gateways mark chunks received while workers store them', async () => {
-      const count = 16;
-      const upload = anUpload(count * KiB, KiB);
-      await repo.create(upload);
-      const tokens = Array.from({ length: count }, () => randomBytes(8).toString('hex'));
-      await Promise.all(tokens.map((token, index) => repo.claimChunk({ uploadId: upload.id, index, token, now: at(500), leaseMs: 60_000 })));
-      // Both orders of the two calls, interleaved: a lock-order mistake shows up as a deadlock error.
-      await Promise.all(
-        tokens.flatMap((token, index) => [
-          repo.markChunkReceived({ uploadId: upload.id, index, token, size: KiB, now: at(1_000) }),
-          repo.recordChunkStored({ uploadId: upload.id, index, size: KiB, sha256: randomSha(), now: at(1_000) }, () => sleep(2)),
-        ]),
-      );
-      expect(await repo.findById(upload.id)).toMatchObject({ bytesReceived: count * KiB, bytesStored: count * KiB, chunksStored: count, state: 'finalizing', seq: 2 * count });
+    it('counts every byte once when gateways claim and mark chunks while workers store them', async () => {
+      // As in a real upload: claims of later indices (KEY SHARE on the upload), marks and
+      // stores of earlier ones all at once, in both orders. A lock-order mistake shows up as
+      // a deadlock error; several rounds, because one round rarely hits it.
+      const count = 32;
+      for (let round = 0; round < 8; round++) {
+        const upload = anUpload(count * KiB, KiB);
+        await repo.create(upload);
+        const tokens = Array.from({ length: count }, () => randomBytes(8).toString('hex'));
+        const claim = (index: number) => repo.claimChunk({ uploadId: upload.id, index, token: tokens[index]!, now: at(500), leaseMs: 60_000 });
+        const receiveAndStore = (index: number) => [
+          repo.markChunkReceived({ uploadId: upload.id, index, token: tokens[index]!, size: KiB, now: at(1_000) }),
+          repo.recordChunkStored({ uploadId: upload.id, index, size: KiB, sha256: randomSha(), now: at(1_000) }, () => sleep(Math.random() * 3)),
+        ];
+        const half = count / 2;
+        await Promise.all(Array.from({ length: half }, (_, index) => claim(index)));
+        await Promise.all([
+          ...Array.from({ length: half }, (_, index) => claim(half + index)),
+          ...Array.from({ length: half }, (_, index) => receiveAndStore(index)).flat(),
+        ]);
+        await Promise.all(Array.from({ length: half }, (_, index) => receiveAndStore(half + index)).flat());
+        expect(await repo.findById(upload.id)).toMatchObject({ bytesReceived: count * KiB, bytesStored: count * KiB, chunksStored: count, state: 'finalizing', seq: 2 * count });
+      }
     });
 
     it('leaves no chunk row behind when claims race an abort', async () => {

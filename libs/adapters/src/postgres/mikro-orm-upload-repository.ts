@@ -180,16 +180,22 @@ export class MikroOrmUploadRepository implements UploadRepository {
   async markChunkReceived(input: { uploadId: string; index: number; token: string; size: number; now: Date }): Promise<boolean> {
     if (!isUuid(input.uploadId)) return false;
     return this.em().transactional(async (tx) => {
+      // The upload row is locked in a statement of its own, before the chunk row: folding
+      // this lock into the update below lets concurrent workers and gateways deadlock.
       const locked = await rows(tx, 'select 1 from uploads where id = ? for no key update', [input.uploadId]);
       if (locked.length === 0) return false;
-      const marked = await affected(
+      const counted = await affected(
         tx,
-        `update chunks set state = 'received', size = ? where upload_id = ? and "index" = ? and state = 'receiving' and token = ?`,
-        [input.size, input.uploadId, input.index, input.token],
+        `with marked as (
+           update chunks set state = 'received', size = ?
+           where upload_id = ? and "index" = ? and state = 'receiving' and token = ?
+           returning size
+         )
+         update uploads set bytes_received = bytes_received + (select size from marked), updated_at = ?
+         where id = ? and exists (select 1 from marked)`,
+        [input.size, input.uploadId, input.index, input.token, input.now, input.uploadId],
       );
-      if (marked === 0) return false;
-      await affected(tx, 'update uploads set bytes_received = bytes_received + ?, updated_at = ? where id = ?', [input.size, input.now, input.uploadId]);
-      return true;
+      return counted === 1;
     });
   }
 
@@ -225,19 +231,17 @@ export class MikroOrmUploadRepository implements UploadRepository {
         [input.sha256, input.size, input.now],
       );
       await ensureBlob();
-      await affected(
-        tx,
-        `insert into chunks (upload_id, "index", size, sha256, state, token, claimed_at, stored_at)
-         values (?, ?, ?, ?, 'stored', null, null, ?)
-         on conflict (upload_id, "index") do update
-           set size = excluded.size, sha256 = excluded.sha256, state = 'stored', stored_at = excluded.stored_at`,
-        [input.uploadId, input.index, input.size, input.sha256, input.now],
-      );
       // A received chunk's bytes were counted by markChunkReceived; any other was not.
       const newlyReceived = chunk?.state === 'received' ? 0 : input.size;
       const after = await oneUpload(
         tx,
-        `update uploads set
+        `with stored as (
+           insert into chunks (upload_id, "index", size, sha256, state, token, claimed_at, stored_at)
+           values (?, ?, ?, ?, 'stored', null, null, ?)
+           on conflict (upload_id, "index") do update
+             set size = excluded.size, sha256 = excluded.sha256, state = 'stored', stored_at = excluded.stored_at
+         )
+         update uploads set
            bytes_stored = bytes_stored + ?,
            chunks_stored = chunks_stored + 1,
            bytes_received = bytes_received + ?,
@@ -245,7 +249,7 @@ export class MikroOrmUploadRepository implements UploadRepository {
            seq = seq + 2,
            updated_at = ?
          where id = ? ${RETURNING_UPLOAD}`,
-        [input.size, newlyReceived, input.now, input.uploadId],
+        [input.uploadId, input.index, input.size, input.sha256, input.now, input.size, newlyReceived, input.now, input.uploadId],
       );
       return { status: 'stored', upload: after };
     });

@@ -36,7 +36,13 @@ describe('BullmqChunkQueue (real Redis)', () => {
     await admin.quit();
   });
 
-  const storeJob = (): StoreChunkJob => ({ uploadId: randomUUID(), index: 3, size: 1024, stagingToken: randomBytes(16).toString('base64url') });
+  const storeJob = (): StoreChunkJob => ({
+    uploadId: randomUUID(),
+    index: 3,
+    size: 1024,
+    stagingToken: randomBytes(16).toString('base64url'),
+    sha256: randomBytes(32).toString('hex'),
+  });
 
   it('answers ping', async () => {
     await expect(queue.ping()).resolves.toBeUndefined();

@@ -3,13 +3,15 @@ import { z } from 'zod';
 /** Queue names, shared by the producer (gateway, worker) and the consumer (worker). */
 export const QUEUES = { chunks: 'chunks', finalize: 'finalize' } as const;
 
-/** Payload of a `chunks` job: one staged chunk to hash, verify and commit. */
+/** Payload of a `chunks` job: one staged chunk to verify and commit. */
 export const storeChunkJobSchema = z.strictObject({
   uploadId: z.string().uuid(),
   index: z.number().int().nonnegative(),
   size: z.number().int().nonnegative(),
   /** Names this attempt's staging file, so a re-sent chunk never collides with an older job. */
   stagingToken: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  /** Hex SHA-256 of the staged bytes, computed while they were written. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** Hex SHA-256 the client declared in `Content-Digest`, if any. */
   expectedSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });

@@ -15,6 +15,11 @@ export interface StageOptions {
   signal?: AbortSignal;
 }
 
+export interface StagedBytes {
+  bytes: number;
+  sha256: string;
+}
+
 export interface ByteRange {
   /** First byte, inclusive. */
   start: number;
@@ -29,12 +34,17 @@ export interface ByteRange {
 export interface BlobStore {
   /**
    * Streams `source` into the staging area and makes it durable (fsync'd or acknowledged)
-   * before resolving. On any failure, including a length mismatch, nothing is left behind.
+   * before resolving, with the SHA-256 (hex) of what it wrote, hashed on the way through so
+   * the bytes are never read back. On any failure, including a length mismatch, nothing is
+   * left behind.
    */
-  stage(key: StagingKey, source: Readable, options: StageOptions): Promise<{ bytes: number }>;
+  stage(key: StagingKey, source: Readable, options: StageOptions): Promise<StagedBytes>;
 
   /** The staged bytes, or null if they are gone. */
   readStaged(key: StagingKey): Promise<Readable | null>;
+
+  /** How many bytes are staged under `key`, or null if nothing is. */
+  stagedSize(key: StagingKey): Promise<number | null>;
 
   /**
    * Makes the staged bytes the blob `sha256`. Writes nothing if that blob already exists.

@@ -39,12 +39,13 @@ export class ChunkIntake {
     let queued = false;
     try {
       request.onClaimed?.();
-      const { bytes } = await this.blobs.stage(key, request.body, request.stage);
+      const { bytes, sha256 } = await this.blobs.stage(key, request.body, request.stage);
       await this.queue.enqueueStoreChunk({
         uploadId,
         index,
         size: bytes,
         stagingToken: token,
+        sha256,
         ...(request.expectedSha256 ? { expectedSha256: request.expectedSha256 } : {}),
       });
       queued = true;

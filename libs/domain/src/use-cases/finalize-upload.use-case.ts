@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { digestStream } from '../shared/hashing';
 import { terminalEvent } from '../events/event-factory';
 import type { BlobStore, Clock, ProgressPublisher, UploadRepository } from '../ports';
-import type { StoredChunk } from '../upload/upload.types';
+import type { StoredChunk, UploadProps } from '../upload/upload.types';
 
 export type FinalizeResult = 'completed' | 'failed' | 'skipped';
 
@@ -33,7 +33,15 @@ export class FinalizeUpload {
     if (chunks.length !== upload.chunkCount) {
       throw new Error(`upload ${uploadId} is finalizing with ${chunks.length} of ${upload.chunkCount} chunks recorded`);
     }
-    const { sha256, size } = await digestStream(Readable.from(this.concatenate(chunks)));
+    // A one-chunk file's digest is its chunk's, taken when the bytes were staged: no need to read them again.
+    const [only] = chunks;
+    const digest = chunks.length === 1 && only ? only : await digestStream(Readable.from(this.concatenate(chunks)));
+    return this.settle(upload, digest);
+  }
+
+  /** Settles a `finalizing` upload whose whole-file digest the caller already knows. */
+  async settle(upload: UploadProps, { sha256, size }: { sha256: string; size: number }): Promise<FinalizeResult> {
+    const uploadId = upload.id;
     if (size !== upload.size) throw new Error(`upload ${uploadId}: chunks hold ${size} bytes, expected ${upload.size}`);
 
     const matches = upload.declaredSha256 === null || upload.declaredSha256 === sha256;

@@ -26,11 +26,12 @@ function harness() {
   const ids = new SequentialIds();
   const intake = new ChunkIntake(repo, blobs, queue, ids, clock, settings);
   const abort = new AbortUpload(repo, blobs, publisher, clock);
+  const finalize = new FinalizeUpload(repo, blobs, publisher, clock);
   const sut = {
     create: new CreateUpload(repo, ids, clock, settings),
     accept: new AcceptChunk(repo, intake),
-    store: new StoreChunk(repo, blobs, queue, publisher, clock),
-    finalize: new FinalizeUpload(repo, blobs, publisher, clock),
+    store: new StoreChunk(repo, blobs, queue, publisher, clock, finalize),
+    finalize,
     get: new GetUpload(repo),
     abort,
     read: new ReadContent(repo, blobs),
@@ -179,6 +180,20 @@ describe(StoreChunk.name, () => {
     expect(await h.sut.store.execute(job, { finalAttempt: true })).toBe('rejected');
     expect(h.publisher.ofType('chunk.rejected')).toEqual([expect.objectContaining({ reason: 'staging-lost' })]);
   });
+
+  it('treats a staged file shorter than received as lost, and stores nothing of it', async () => {
+    const h = harness();
+    const data = randomBytes(100 * KiB);
+    const { id } = await createWith(h, data);
+    await send(h, id, data, 0);
+    const job = h.queue.storeJobs[0]!;
+    const key = { uploadId: id, index: 0, token: job.stagingToken };
+    await h.blobs.deleteStaged(key);
+    await h.blobs.stage(key, Readable.from([data.subarray(0, 1000)]), { expectedBytes: 1000 });
+    await expect(h.sut.store.execute(job, { finalAttempt: false })).rejects.toThrow('1000 bytes staged, 65536 received');
+    expect(await h.sut.store.execute(job, { finalAttempt: true })).toBe('rejected');
+    expect(await h.sut.get.execute('alice', id)).toMatchObject({ chunksStored: 0, bytesStored: 0, missing: [0, 1] });
+  });
 });
 
 describe(`${StoreChunk.name} on its last attempt`, () => {
@@ -206,6 +221,48 @@ describe(FinalizeUpload.name, () => {
     await h.drain();
     expect(await h.sut.get.execute('alice', id)).toMatchObject({ state: 'failed', sha256: sha256(data) });
     expect(h.publisher.ofType('upload.failed')).toEqual([expect.objectContaining({ reason: 'sha256-mismatch' })]);
+  });
+});
+
+describe(`${StoreChunk.name} storing the last chunk`, () => {
+  it('settles a one-chunk upload itself, with no finalize job', async () => {
+    const h = harness();
+    const data = randomBytes(10 * KiB);
+    const { id } = await createWith(h, data);
+    await send(h, id, data, 0);
+    expect(await h.sut.store.execute(h.queue.storeJobs[0]!, { finalAttempt: false })).toBe('stored');
+    expect(h.queue.finalizeJobs.size).toBe(0);
+    expect(await h.sut.get.execute('alice', id)).toMatchObject({ state: 'completed', sha256: sha256(data) });
+    expect(h.publisher.ofType('upload.completed')).toHaveLength(1);
+  });
+
+  it('leaves finalize queued when it fails after recording the chunk on its final attempt', async () => {
+    const h = harness();
+    const data = randomBytes(100 * KiB);
+    const { id } = await createWith(h, data);
+    await send(h, id, data, 0);
+    await send(h, id, data, 1);
+    const [first, last] = h.queue.storeJobs.splice(0);
+    await h.sut.store.execute(first!, { finalAttempt: false });
+    jest.spyOn(h.publisher, 'publish').mockRejectedValueOnce(new Error('Redis is down'));
+    expect(await h.sut.store.execute(last!, { finalAttempt: true })).toBe('skipped');
+    expect([...h.queue.finalizeJobs]).toEqual([id]);
+    await h.drain();
+    expect(await h.sut.get.execute('alice', id)).toMatchObject({ state: 'completed', sha256: sha256(data) });
+  });
+});
+
+describe(`${FinalizeUpload.name} of a one-chunk upload`, () => {
+  it.each([
+    ['completes it with the digest taken at staging', (data: Buffer) => sha256(data), 'completed'],
+    ['fails it when that digest is not the declared one', () => '0'.repeat(64), 'failed'],
+  ])('%s', async (_title, declared, state) => {
+    const h = harness();
+    const data = randomBytes(10 * KiB);
+    const { id } = await h.sut.create.execute('alice', { filename: 'f', size: data.length, chunkSize: 64 * KiB, sha256: declared(data) });
+    await send(h, id, data, 0);
+    await h.drain();
+    expect(await h.sut.get.execute('alice', id)).toMatchObject({ state, sha256: sha256(data), bytesStored: data.length });
   });
 });
 

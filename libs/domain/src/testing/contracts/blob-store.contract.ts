@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { ChunkIncompleteError } from '../../shared/errors';
+import { EMPTY_SHA256 } from '../../shared/ids';
 import type { BlobStore, StagingKey } from '../../ports';
 
 const MiB = 1024 * 1024;
@@ -65,24 +66,36 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<{ s
     }
 
     describe('stage and readStaged', () => {
-      it('round-trips the bytes of a multi-piece stream and reports their count', async () => {
+      it('round-trips the bytes of a multi-piece stream and reports their count, SHA-256 and staged size', async () => {
         const content = randomBytes(2 * MiB + 12_345);
         const key = newKey({ index: 7 });
-        await expect(store.stage(key, sourceOf(content), { expectedBytes: content.length })).resolves.toEqual({ bytes: content.length });
+        await expect(store.stage(key, sourceOf(content), { expectedBytes: content.length })).resolves.toEqual({
+          bytes: content.length,
+          sha256: sha256Of(content),
+        });
         expect((await bytesOf((await store.readStaged(key))!)).equals(content)).toBe(true);
+        await expect(store.stagedSize(key)).resolves.toBe(content.length);
       });
 
       it('stages an empty chunk', async () => {
         const key = newKey();
-        await expect(store.stage(key, sourceOf(Buffer.alloc(0)), { expectedBytes: 0 })).resolves.toEqual({ bytes: 0 });
+        await expect(store.stage(key, sourceOf(Buffer.alloc(0)), { expectedBytes: 0 })).resolves.toEqual({ bytes: 0, sha256: EMPTY_SHA256 });
         expect((await bytesOf((await store.readStaged(key))!)).length).toBe(0);
+        await expect(store.stagedSize(key)).resolves.toBe(0);
       });
 
       it('accepts a stream of unknown length up to maxBytes', async () => {
         const content = randomBytes(1000);
         const key = newKey();
-        await expect(store.stage(key, sourceOf(content, 100), { maxBytes: 1000 })).resolves.toEqual({ bytes: 1000 });
+        await expect(store.stage(key, sourceOf(content, 100), { maxBytes: 1000 })).resolves.toEqual({ bytes: 1000, sha256: sha256Of(content) });
         expect((await bytesOf((await store.readStaged(key))!)).equals(content)).toBe(true);
+      });
+
+      it('reports no staged size for a key never staged or deleted', async () => {
+        await expect(store.stagedSize(newKey())).resolves.toBeNull();
+        const key = await staged(Buffer.from('gone'));
+        await store.deleteStaged(key);
+        await expect(store.stagedSize(key)).resolves.toBeNull();
       });
 
       it.each([

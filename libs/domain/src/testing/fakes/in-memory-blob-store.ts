@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Readable, Writable, finished } from 'node:stream';
 import { ChunkIncompleteError } from '../../shared/errors';
 import { isUuid } from '../../shared/ids';
-import type { BlobStore, ByteRange, StageOptions, StagingKey } from '../../ports';
+import type { BlobStore, ByteRange, StageOptions, StagedBytes, StagingKey } from '../../ports';
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -65,16 +66,20 @@ export class InMemoryBlobStore implements BlobStore {
   private readonly staged = new Map<string, Buffer>();
   private readonly blobs = new Map<string, Buffer>();
 
-  async stage(key: StagingKey, source: Readable, options: StageOptions): Promise<{ bytes: number }> {
+  async stage(key: StagingKey, source: Readable, options: StageOptions): Promise<StagedBytes> {
     const name = stagingName(key);
     const content = await collect(source, options);
     this.staged.set(name, content);
-    return { bytes: content.length };
+    return { bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') };
   }
 
   async readStaged(key: StagingKey): Promise<Readable | null> {
     const content = this.staged.get(stagingName(key));
     return content ? streamOf(content) : null;
+  }
+
+  async stagedSize(key: StagingKey): Promise<number | null> {
+    return this.staged.get(stagingName(key))?.length ?? null;
   }
 
   async commitStaged(key: StagingKey, sha256: string): Promise<void> {
