@@ -8,6 +8,7 @@ export {
   ChunkLengthMismatchError,
   ChunkIncompleteError,
   UploadNotReceivingError,
+  UploadExpiredError,
   UploadNotCompletedError,
   UnauthorizedError,
   ServiceUnavailableError,
@@ -58,4 +59,5 @@ export { StoreChunk, StagingLostError, type StoreChunkResult } from './use-cases
 export { FinalizeUpload, type FinalizeResult } from './use-cases/finalize-upload.use-case';
 export { GetUpload, ListUploads } from './use-cases/query-uploads.use-case';
 export { AbortUpload } from './use-cases/abort-upload.use-case';
+export { SweepUploads, type SweepReport, type SweepSettings } from './use-cases/sweep-uploads.use-case';
 export { ReadContent, type Content } from './use-cases/read-content.use-case';

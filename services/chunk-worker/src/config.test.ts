@@ -25,6 +25,8 @@ describe(loadConfig.name, () => {
       shutdownTimeoutMs: 10_000,
       workerConcurrency: 4,
       finalizeConcurrency: 2,
+      sweepIntervalMs: 60_000,
+      sweepBlobGraceMs: 3_600_000,
       chunkJobAttempts: 5,
       chunkRetryBackoffMs: 1000,
     });

@@ -6,12 +6,21 @@ const workerEnvSchema = commonEnvSchema.extend(jobEnvSchema.shape).extend({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   /** Finalize jobs one process runs at once (each reads a whole upload from the blob store). */
   FINALIZE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Period of the sweep (expires abandoned uploads, removes unused staging and unrecorded blobs), ms. */
+  SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
+  /**
+   * Age after which blob bytes without a row count as left by a crash and are deleted, ms.
+   * Keep it far above the longest chunk transaction (a commit links the bytes before its row is visible).
+   */
+  SWEEP_BLOB_GRACE_MS: z.coerce.number().int().min(1000).default(3_600_000),
 });
 
 export type WorkerConfig = Readonly<
   CommonConfig & JobConfig & {
     workerConcurrency: number;
     finalizeConcurrency: number;
+    sweepIntervalMs: number;
+    sweepBlobGraceMs: number;
   }
 >;
 
@@ -23,5 +32,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...toJobConfig(e),
     workerConcurrency: e.WORKER_CONCURRENCY,
     finalizeConcurrency: e.FINALIZE_CONCURRENCY,
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    sweepBlobGraceMs: e.SWEEP_BLOB_GRACE_MS,
   });
 }

@@ -9,13 +9,14 @@ import {
   RedisProgressPublisher,
   SystemClock,
 } from '@tessera/adapters';
-import { FinalizeUpload, StoreChunk } from '@tessera/domain';
+import { FinalizeUpload, StoreChunk, SweepUploads } from '@tessera/domain';
 import type { WorkerConfig } from './config';
 import type { Logger } from './logger';
 
 export interface WorkerContainer {
   storeChunk: StoreChunk;
   finalizeUpload: FinalizeUpload;
+  sweepUploads: SweepUploads;
   /** Releases the queue producer, the Redis publisher and the PostgreSQL pool; call once no job runs. */
   close(): Promise<void>;
 }
@@ -52,6 +53,7 @@ export async function buildContainer(config: WorkerConfig, logger: Logger): Prom
   return {
     storeChunk: new StoreChunk(repo, blobs, queue, publisher, clock, finalizeUpload),
     finalizeUpload,
+    sweepUploads: new SweepUploads(repo, blobs, publisher, clock, { batchSize: 100, unrecordedBlobGraceMs: config.sweepBlobGraceMs }),
     async close() {
       // Everything is released even when one part fails; the first failure is reported.
       const results = await Promise.allSettled([queue.close(), redis.quit(), orm.close()]);

@@ -101,6 +101,7 @@ describe('chunk-worker (real PostgreSQL, Redis and blob folder)', () => {
       BLOB_DIR: blobDir,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
       CHUNK_RETRY_BACKOFF_MS: '50',
+      SWEEP_INTERVAL_MS: '1000',
     });
 
     const subscriber = new RedisEventSubscriber({ redisUrl, channel: eventChannel(prefix) });
@@ -117,7 +118,7 @@ describe('chunk-worker (real PostgreSQL, Redis and blob folder)', () => {
     const clock = new SystemClock();
     const settings = { maxUploadBytes: 1024 * 1024 * 1024, defaultChunkSize: CHUNK, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000 };
     createUpload = new CreateUpload(repo, ids, clock, settings);
-    acceptChunk = new AcceptChunk(repo, new ChunkIntake(repo, blobs, queue, ids, clock, settings));
+    acceptChunk = new AcceptChunk(repo, new ChunkIntake(repo, blobs, queue, ids, clock, settings), clock);
     const held = new CapturingQueue(queue);
     intakeOnHold = { intake: new ChunkIntake(repo, blobs, held, ids, clock, settings), queue: held };
     inspect = new Queue(QUEUES.chunks, { connection: inspectConnection, prefix });
@@ -238,5 +239,21 @@ describe('chunk-worker (real PostgreSQL, Redis and blob folder)', () => {
     expect(snapshot?.upload).toMatchObject({ state: 'receiving', chunksStored: 1, bytesStored: bytes.length, bytesReceived: bytes.length });
     expect(await producer.repo.listStoredChunks(uploadId)).toEqual([{ index: 0, size: bytes.length, sha256: sha256(bytes) }]);
     expect(eventsOf(uploadId).filter((e) => e.type === 'chunk.stored')).toHaveLength(1);
+  });
+
+  it('runs the sweep on its schedule: an upload left unfinished past its time to live is expired and its staging removed', async () => {
+    const shortLived = new CreateUpload(producer.repo, new UuidV7Ids(), new SystemClock(), {
+      maxUploadBytes: 1024 * 1024,
+      defaultChunkSize: CHUNK,
+      uploadTtlMs: 1500,
+      chunkClaimLeaseMs: 60_000,
+    });
+    const upload = await shortLived.execute(OWNER, { filename: 'abandoned.bin', size: 2 * CHUNK, chunkSize: CHUNK });
+    const first = randomBytes(CHUNK);
+    await intakeOnHold.intake.receive({ uploadId: upload.id, index: 0, body: Readable.from([first]), stage: { expectedBytes: CHUNK } });
+
+    await waitFor('upload.expired', () => eventsOf(upload.id).find((e) => e.type === 'upload.expired'), 10_000);
+    expect(await producer.repo.findById(upload.id)).toMatchObject({ state: 'expired' });
+    await expect(access(join(blobDir, 'staging', upload.id))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { redisConnection } from '@tessera/adapters';
 import { QUEUES } from '@tessera/domain';
 import type { WorkerConfig } from './config';
@@ -6,13 +6,17 @@ import type { WorkerContainer } from './container';
 import type { Logger } from './logger';
 import { finalizeProcessor } from './processors/finalize.processor';
 import { storeChunkProcessor } from './processors/store-chunk.processor';
+import { sweepProcessor } from './processors/sweep.processor';
 
 export interface RunningWorker {
   /** Stops taking jobs, lets the running ones finish, then releases the container. Idempotent. */
   stop(): Promise<void>;
 }
 
-/** Starts consuming the `chunks` and `finalize` queues; resolves once both workers are connected. */
+/**
+ * Starts consuming the `chunks`, `finalize` and `sweep` queues and makes sure the sweep is
+ * scheduled; resolves once every worker is connected.
+ */
 export async function startWorker(config: WorkerConfig, container: WorkerContainer, logger: Logger): Promise<RunningWorker> {
   // One connection for both workers' regular commands (BullMQ duplicates it for each
   // blocking fetch). Commands wait through reconnects, which BullMQ Workers require.
@@ -21,6 +25,7 @@ export async function startWorker(config: WorkerConfig, container: WorkerContain
   const workers = [
     new Worker(QUEUES.chunks, storeChunkProcessor(container.storeChunk, logger), { ...common, concurrency: config.workerConcurrency }),
     new Worker(QUEUES.finalize, finalizeProcessor(container.finalizeUpload, logger), { ...common, concurrency: config.finalizeConcurrency }),
+    new Worker(QUEUES.sweep, sweepProcessor(container.sweepUploads, logger), { ...common, concurrency: 1 }),
   ];
   for (const worker of workers) {
     const queue = worker.name;
@@ -32,6 +37,13 @@ export async function startWorker(config: WorkerConfig, container: WorkerContain
     );
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  // Every replica upserts the same scheduler id: one schedule, whose runs go to one worker each.
+  const sweeps = new Queue(QUEUES.sweep, common);
+  try {
+    await sweeps.upsertJobScheduler('sweep', { every: config.sweepIntervalMs }, { name: 'sweep', opts: { removeOnComplete: 10, removeOnFail: 50 } });
+  } finally {
+    await sweeps.close();
+  }
 
   let stopping: Promise<void> | null = null;
   return {

@@ -33,7 +33,7 @@ export function gatewayUseCases(ports: GatewayPorts, settings: UploadSettings): 
   const abortUpload = new AbortUpload(repo, blobs, publisher, clock);
   return {
     createUpload: new CreateUpload(repo, ids, clock, settings),
-    acceptChunk: new AcceptChunk(repo, intake),
+    acceptChunk: new AcceptChunk(repo, intake, clock),
     getUpload: new GetUpload(repo),
     listUploads: new ListUploads(repo),
     abortUpload,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isUuid, type BlobStore, type ByteRange, type StageOptions, type StagedBytes, type StagingKey } from '@tessera/domain';
@@ -141,6 +141,30 @@ export class FsBlobStore implements BlobStore {
     await rm(this.stagingDir(uploadId), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   }
 
+  async stagingUploadIds(): Promise<string[]> {
+    const entries = await readdir(join(this.root, 'staging'), { withFileTypes: true });
+    return entries.filter((entry) => entry.isDirectory() && isUuid(entry.name)).map((entry) => entry.name).sort();
+  }
+
+  /**
+   * Walks `blobs/sha256/<aa>/<bb>/` folder by folder (never the whole listing at once). The
+   * inode change time is what counts: `link` sets it, so a blob committed from an old staged
+   * file still looks new.
+   */
+  async *blobsChangedBefore(cutoff: Date): AsyncIterable<string> {
+    const top = join(this.root, 'blobs', 'sha256');
+    for (const first of await subfolders(top)) {
+      for (const second of await subfolders(join(top, first))) {
+        const folder = join(top, first, second);
+        for (const name of await readdir(folder).catch(() => [] as string[])) {
+          if (!SHA256.test(name) || !name.startsWith(first + second)) continue;
+          const info = await lstat(join(folder, name)).catch(() => null);
+          if (info?.isFile() && info.ctime.getTime() < cutoff.getTime()) yield name;
+        }
+      }
+    }
+  }
+
   async readBlob(sha256: string, range?: ByteRange): Promise<Readable> {
     const path = this.blobPath(sha256);
     if (range) checkRange(range);
@@ -197,6 +221,12 @@ export class FsBlobStore implements BlobStore {
     if (!SHA256.test(sha256)) throw new TypeError('Refusing to build a blob path: sha256 must be 64 lowercase hex digits.');
     return join(this.root, 'blobs', 'sha256', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
+}
+
+/** Names of the two-hex-digit sub-folders of `path` (none if it vanished meanwhile). */
+async function subfolders(path: string): Promise<string[]> {
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isDirectory() && /^[0-9a-f]{2}$/.test(entry.name)).map((entry) => entry.name).sort();
 }
 
 function checkRange({ start, end }: ByteRange): void {

@@ -366,6 +366,31 @@ export class MikroOrmUploadRepository implements UploadRepository {
     });
   }
 
+  /** Unfinished uploads past their `expiresAt`, oldest first (served by the (state, expires_at) index). */
+  async listExpired(input: { now: Date; limit: number }): Promise<string[]> {
+    const found = await rows<{ id: string }>(
+      this.em(),
+      `select id from uploads where state in ('pending', 'receiving') and expires_at <= ? order by expires_at, id limit ?`,
+      [input.now, input.limit],
+    );
+    return found.map((row) => row.id);
+  }
+
+  /**
+   * Takes the blob's key with a placeholder row (ref_count 0): the insert succeeds only if no
+   * row exists, committed or not, and a store of the same content that comes meanwhile waits
+   * on it. The file is deleted while the key is held, then the placeholder goes too.
+   */
+  async deleteUnrecordedBlob(sha256: string, deleteFile: () => Promise<void>): Promise<boolean> {
+    return this.em().transactional(async (tx) => {
+      const taken = await affected(tx, `insert into blobs (sha256, size, ref_count, created_at) values (?, 0, 0, now()) on conflict (sha256) do nothing`, [sha256]);
+      if (taken === 0) return false;
+      await deleteFile();
+      await affected(tx, 'delete from blobs where sha256 = ? and ref_count = 0', [sha256]);
+      return true;
+    });
+  }
+
   /** Throws when PostgreSQL cannot be reached. */
   async ping(): Promise<void> {
     await this.em().execute('select 1');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Queue names, shared by the producer (gateway, worker) and the consumer (worker). */
-export const QUEUES = { chunks: 'chunks', finalize: 'finalize' } as const;
+export const QUEUES = { chunks: 'chunks', finalize: 'finalize', sweep: 'sweep' } as const;
 
 /** Payload of a `chunks` job: one staged chunk to verify and commit. */
 export const storeChunkJobSchema = z.strictObject({

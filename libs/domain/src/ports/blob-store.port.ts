@@ -58,6 +58,12 @@ export interface BlobStore {
   /** Deletes everything staged for an upload. */
   deleteStagingOf(uploadId: string): Promise<void>;
 
+  /** Ids of the uploads that have a staging folder (it may be empty). */
+  stagingUploadIds(): Promise<string[]>;
+
+  /** Every blob whose bytes were last changed before `cutoff` (a blob just committed is left out). */
+  blobsChangedBefore(cutoff: Date): AsyncIterable<string>;
+
   /** Reads a blob, or a byte range of it. */
   readBlob(sha256: string, range?: ByteRange): Promise<Readable>;
 

@@ -144,6 +144,17 @@ export interface UploadRepository {
     deleteBlob: (sha256: string) => Promise<void>,
   ): Promise<UploadProps | null>;
 
+  /** Ids of unfinished (`pending` or `receiving`) uploads whose `expiresAt` is not after `now`, oldest first. */
+  listExpired(input: { now: Date; limit: number }): Promise<string[]>;
+
+  /**
+   * Deletes a blob's bytes that no row accounts for (left by a crash between committing the
+   * bytes and recording them): if the blob has no row, runs `deleteFile` while holding its
+   * key, so a store of the same content that starts meanwhile waits and then writes the
+   * bytes afresh. Returns false, deleting nothing, when the blob has a row.
+   */
+  deleteUnrecordedBlob(sha256: string, deleteFile: () => Promise<void>): Promise<boolean>;
+
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
 }

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   CHUNK_LENGTH_MISMATCH: 'chunk-length-mismatch',
   CHUNK_INCOMPLETE: 'chunk-incomplete',
   UPLOAD_NOT_RECEIVING: 'upload-not-receiving',
+  UPLOAD_EXPIRED: 'upload-expired',
   UPLOAD_NOT_COMPLETED: 'upload-not-completed',
   UNAUTHORIZED: 'unauthorized',
   SERVICE_UNAVAILABLE: 'service-unavailable',

@@ -65,6 +65,16 @@ export class UploadNotReceivingError extends DomainError {
   }
 }
 
+/** The upload outlived its time to live unfinished; it is (or is about to be) swept away. */
+export class UploadExpiredError extends DomainError {
+  readonly code = ERROR_CODES.UPLOAD_EXPIRED;
+  constructor(expiresAt: Date) {
+    super(`The upload expired unfinished at ${expiresAt.toISOString()} and takes no more chunks; create a new upload and send the file again.`, {
+      expiresAt: expiresAt.toISOString(),
+    });
+  }
+}
+
 export class UploadNotCompletedError extends DomainError {
   readonly code = ERROR_CODES.UPLOAD_NOT_COMPLETED;
   constructor(state: string) {

@@ -1,4 +1,4 @@
-import { UploadNotCompletedError, UploadNotReceivingError } from '../shared/errors';
+import { UploadExpiredError, UploadNotCompletedError, UploadNotReceivingError } from '../shared/errors';
 import { chunkCountFor } from './chunk-math';
 import type { UploadProps, UploadState } from './upload.types';
 
@@ -27,7 +27,11 @@ export function isVisibleTo(upload: UploadProps, ownerId: string): boolean {
   return upload.ownerId === ownerId && !HIDDEN_STATES.includes(upload.state);
 }
 
-export function assertReceiving(upload: UploadProps): void {
+/** Throws unless the upload takes chunks at `now`: past its `expiresAt` it does not, swept yet or not. */
+export function assertReceiving(upload: UploadProps, now: Date): void {
+  if (upload.state === 'expired' || (RECEIVING_STATES.includes(upload.state) && upload.expiresAt.getTime() <= now.getTime())) {
+    throw new UploadExpiredError(upload.expiresAt);
+  }
   if (!RECEIVING_STATES.includes(upload.state)) throw new UploadNotReceivingError(upload.state);
 }
 

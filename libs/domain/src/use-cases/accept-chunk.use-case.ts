@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { ChunkIndexOutOfRangeError, ChunkLengthMismatchError } from '../shared/errors';
 import { expectedChunkLength } from '../upload/chunk-math';
 import { assertReceiving } from '../upload/upload.entity';
-import type { UploadRepository } from '../ports';
+import type { Clock, UploadRepository } from '../ports';
 import type { ChunkIntake } from './chunk-intake';
 import { findVisibleUpload } from './visible-upload';
 
@@ -25,12 +25,13 @@ export class AcceptChunk {
   constructor(
     private readonly repo: UploadRepository,
     private readonly intake: ChunkIntake,
+    private readonly clock: Clock,
   ) {}
 
   /** Checks everything that can be checked before reading a byte of the body. */
   async check(input: Pick<AcceptChunkInput, 'ownerId' | 'uploadId' | 'index' | 'contentLength'>): Promise<number> {
     const upload = await findVisibleUpload(this.repo, input.ownerId, input.uploadId);
-    assertReceiving(upload);
+    assertReceiving(upload, this.clock.now());
     const count = upload.chunkCount ?? 0;
     if (input.index >= count) throw new ChunkIndexOutOfRangeError(input.index, count);
     const expected = expectedChunkLength(upload.size ?? 0, upload.chunkSize, input.index);

@@ -29,7 +29,7 @@ function harness() {
   const finalize = new FinalizeUpload(repo, blobs, publisher, clock);
   const sut = {
     create: new CreateUpload(repo, ids, clock, settings),
-    accept: new AcceptChunk(repo, intake),
+    accept: new AcceptChunk(repo, intake, clock),
     store: new StoreChunk(repo, blobs, queue, publisher, clock, finalize),
     finalize,
     get: new GetUpload(repo),

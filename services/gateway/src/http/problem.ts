@@ -21,6 +21,7 @@ const PROBLEMS: Record<ProblemType, { status: number; title: string }> = {
   [ERROR_CODES.CHUNK_LENGTH_MISMATCH]: { status: 400, title: 'Wrong chunk length' },
   [ERROR_CODES.CHUNK_INCOMPLETE]: { status: 400, title: 'Chunk body incomplete' },
   [ERROR_CODES.UPLOAD_NOT_RECEIVING]: { status: 409, title: 'Upload is not receiving' },
+  [ERROR_CODES.UPLOAD_EXPIRED]: { status: 410, title: 'Upload expired' },
   [ERROR_CODES.UPLOAD_NOT_COMPLETED]: { status: 409, title: 'Upload is not completed' },
   [ERROR_CODES.UNAUTHORIZED]: { status: 401, title: 'Unauthorized' },
   [ERROR_CODES.SERVICE_UNAVAILABLE]: { status: 503, title: 'Service unavailable' },

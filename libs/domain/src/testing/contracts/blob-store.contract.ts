@@ -223,6 +223,32 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<{ s
       });
     });
 
+    describe('listing for the sweep', () => {
+      it('names the uploads that have staging, and no longer one whose staging was deleted', async () => {
+        const kept = await staged(Buffer.from('a'));
+        const gone = await staged(Buffer.from('b'));
+        await store.deleteStagingOf(gone.uploadId);
+        const ids = await store.stagingUploadIds();
+        expect(ids).toContain(kept.uploadId);
+        expect(ids).not.toContain(gone.uploadId);
+      });
+
+      it('lists a committed blob once it is older than the cutoff, and never a deleted one', async () => {
+        const content = randomBytes(100);
+        const key = await staged(content);
+        await store.commitStaged(key, sha256Of(content));
+        const listed = async (cutoff: Date) => {
+          const found: string[] = [];
+          for await (const sha256 of store.blobsChangedBefore(cutoff)) found.push(sha256);
+          return found;
+        };
+        expect(await listed(new Date(Date.now() - 60_000))).not.toContain(sha256Of(content));
+        expect(await listed(new Date(Date.now() + 60_000))).toContain(sha256Of(content));
+        await store.deleteBlob(sha256Of(content));
+        expect(await listed(new Date(Date.now() + 60_000))).not.toContain(sha256Of(content));
+      });
+    });
+
     describe('deletion', () => {
       it('deletes a staged attempt, and ignores a missing one', async () => {
         const key = await staged(Buffer.from('bytes'));

@@ -774,6 +774,61 @@ export function describeUploadRepositoryContract(name: string, setup: () => Prom
       });
     });
 
+    describe('listExpired', () => {
+      // Far before every other test's uploads, so rows of earlier tests never count here.
+      const LONG_AGO = new Date('2001-01-01T00:00:00.000Z');
+      const later = (ms: number) => new Date(LONG_AGO.getTime() + ms);
+
+      it('lists pending and receiving uploads whose expiresAt has come, oldest first, up to the limit', async () => {
+        const first = await created({ now: LONG_AGO, ttlMs: 1_000 });
+        const second = await created({ now: LONG_AGO, ttlMs: 2_000 });
+        await received(second.id, 0, 4 * KiB, later(500));
+        const third = await created({ now: LONG_AGO, ttlMs: 3_000 });
+        const notYet = await created({ now: LONG_AGO, ttlMs: 60_000 });
+        expect(await repo.listExpired({ now: later(3_000), limit: 10 })).toEqual([first.id, second.id, third.id]);
+        expect(await repo.listExpired({ now: later(3_000), limit: 2 })).toEqual([first.id, second.id]);
+        expect(await repo.listExpired({ now: later(999), limit: 10 })).toEqual([]);
+        expect(await repo.listExpired({ now: later(60_000), limit: 10 })).toContain(notYet.id);
+      });
+
+      it('leaves out uploads that are finalizing, finished or closed', async () => {
+        // Earlier still than the test above, whose uploads must not count here either.
+        const EVEN_LONGER_AGO = new Date('1991-01-01T00:00:00.000Z');
+        for (const state of ['finalizing', 'completed', 'failed', 'aborted', 'expired'] as const) await created({ now: EVEN_LONGER_AGO, ttlMs: 1_000 }, { state });
+        expect(await repo.listExpired({ now: new Date(EVEN_LONGER_AGO.getTime() + 5_000), limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe('deleteUnrecordedBlob', () => {
+      it('deletes the bytes of a blob that has no row, and leaves no row behind', async () => {
+        const sha256 = randomSha();
+        const spy = blobSpy();
+        expect(await repo.deleteUnrecordedBlob(sha256, () => spy.delete()(sha256))).toBe(true);
+        expect(spy.deleted).toEqual([sha256]);
+        // no placeholder row remains: the next store of the same content counts one reference
+        const upload = await created();
+        await stored(upload.id, 0, 4 * KiB, sha256);
+        await repo.close({ uploadId: upload.id, state: 'aborted', now: at(9_000) }, spy.delete());
+        expect(spy.deleted).toEqual([sha256, sha256]);
+      });
+
+      it('keeps a blob that a row records', async () => {
+        const sha256 = randomSha();
+        const upload = await created();
+        await stored(upload.id, 0, 4 * KiB, sha256);
+        const spy = blobSpy();
+        expect(await repo.deleteUnrecordedBlob(sha256, () => spy.delete()(sha256))).toBe(false);
+        expect(spy.deleted).toEqual([]);
+      });
+
+      it('keeps the blob row absent when deleting the bytes fails', async () => {
+        const sha256 = randomSha();
+        await expect(repo.deleteUnrecordedBlob(sha256, () => Promise.reject(new Error('disk gone')))).rejects.toThrow('disk gone');
+        const spy = blobSpy();
+        expect(await repo.deleteUnrecordedBlob(sha256, () => spy.delete()(sha256))).toBe(true);
+      });
+    });
+
     it('ping resolves', async () => {
       await expect(repo.ping()).resolves.toBeUndefined();
     });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable, finished } from 'node:stream';
 import { ChunkIncompleteError } from '../../shared/errors';
 import { isUuid } from '../../shared/ids';
-import type { BlobStore, ByteRange, StageOptions, StagedBytes, StagingKey } from '../../ports';
+import type { BlobStore, ByteRange, Clock, StageOptions, StagedBytes, StagingKey } from '../../ports';
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -65,6 +65,10 @@ function collect(source: Readable, options: StageOptions): Promise<Buffer> {
 export class InMemoryBlobStore implements BlobStore {
   private readonly staged = new Map<string, Buffer>();
   private readonly blobs = new Map<string, Buffer>();
+  private readonly committedAt = new Map<string, Date>();
+
+  /** `clock` dates commits, so a test can age blobs past the sweep's grace period. */
+  constructor(private readonly clock: Clock = { now: () => new Date() }) {}
 
   async stage(key: StagingKey, source: Readable, options: StageOptions): Promise<StagedBytes> {
     const name = stagingName(key);
@@ -88,6 +92,7 @@ export class InMemoryBlobStore implements BlobStore {
     const content = this.staged.get(name);
     if (!content) throw new Error(`Cannot commit ${name} as blob ${sha256}: nothing is staged under that key.`);
     this.blobs.set(sha256, content);
+    this.committedAt.set(sha256, this.clock.now());
   }
 
   async deleteStaged(key: StagingKey): Promise<void> {
@@ -107,8 +112,17 @@ export class InMemoryBlobStore implements BlobStore {
     return streamOf(content.subarray(range.start, range.end + 1));
   }
 
+  async stagingUploadIds(): Promise<string[]> {
+    return [...new Set([...this.staged.keys()].map((name) => name.slice(0, name.indexOf('/'))))].sort();
+  }
+
+  async *blobsChangedBefore(cutoff: Date): AsyncIterable<string> {
+    for (const [sha256, at] of [...this.committedAt]) if (at.getTime() < cutoff.getTime()) yield sha256;
+  }
+
   async deleteBlob(sha256: string): Promise<void> {
     this.blobs.delete(checkSha256(sha256));
+    this.committedAt.delete(sha256);
   }
 
   async ping(): Promise<void> {}

@@ -259,6 +259,22 @@ export class InMemoryUploadRepository implements UploadRepository {
     });
   }
 
+  async listExpired(input: { now: Date; limit: number }): Promise<string[]> {
+    return [...this.uploads.values()]
+      .filter((u) => (u.state === 'pending' || u.state === 'receiving') && u.expiresAt.getTime() <= input.now.getTime())
+      .sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || (a.id < b.id ? -1 : 1))
+      .slice(0, input.limit)
+      .map((u) => u.id);
+  }
+
+  async deleteUnrecordedBlob(sha256: string, deleteFile: () => Promise<void>): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (this.blobs.has(sha256)) return false;
+      await deleteFile();
+      return true;
+    });
+  }
+
   async ping(): Promise<void> {}
 
   private finish(input: FinishInput, state: 'completed' | 'failed'): Promise<{ changed: boolean; upload: UploadProps | null }> {
