@@ -9,6 +9,7 @@ export {
   ChunkIncompleteError,
   UploadNotReceivingError,
   UploadExpiredError,
+  TooManyUploadsError,
   UploadNotCompletedError,
   UnauthorizedError,
   ServiceUnavailableError,

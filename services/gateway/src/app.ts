@@ -1,8 +1,11 @@
 import type { AbortUpload, AcceptChunk, CreateUpload, GetUpload, ListUploads, ReadContent, ReceiveFileStream, TokenVerifier } from '@tessera/domain';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import type { Logger } from './logger';
 import { requireOwner } from './http/middleware/auth.middleware';
+import { corsFor } from './http/middleware/cors.middleware';
 import { errorHandler, notFoundHandler } from './http/middleware/error.middleware';
+import { rateLimitPerOwner, type RateLimit } from './http/middleware/rate-limit.middleware';
 import { requestLog } from './http/middleware/request-log.middleware';
 import { contentRouter } from './http/routes/content.routes';
 import { formUploadRouter } from './http/routes/form-upload.routes';
@@ -24,7 +27,9 @@ export interface AppDeps {
   verifier: TokenVerifier;
   readiness: ReadinessChecks;
   logger: Logger;
-  limits: { maxUploadBytes: number; maxChunkBytes: number };
+  limits: { maxUploadBytes: number; maxChunkBytes: number; rateLimit?: RateLimit };
+  /** Origins whose browser scripts may call the API (`*`: any); none by default. */
+  corsOrigins?: readonly string[];
 }
 
 /** The gateway's HTTP application, without `listen`, so tests can drive it directly. */
@@ -34,9 +39,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestLog(deps.logger));
+  // An API, not pages: no scripts, frames or sniffing; HSTS is left to the TLS terminator.
+  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, strictTransportSecurity: false }));
+  app.use(corsFor(deps.corsOrigins ?? []));
   app.use(healthRouter(deps.readiness));
 
-  const auth = requireOwner(deps.verifier);
+  const verify = requireOwner(deps.verifier);
+  const limit = deps.limits.rateLimit ? rateLimitPerOwner(deps.limits.rateLimit) : null;
+  const auth = limit ? [verify, limit] : [verify];
   const { useCases } = deps;
   app.use('/v1/uploads', auth);
   app.use('/v1/uploads', contentRouter(useCases.readContent));

@@ -12,6 +12,18 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
   UPLOAD_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /** How long a chunk request that went silent keeps its index claimed, ms. */
   CHUNK_CLAIM_LEASE_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+  /** Unfinished uploads one owner may have at once; more get 429 too-many-uploads. */
+  MAX_UNFINISHED_UPLOADS_PER_OWNER: z.coerce.number().int().min(1).default(10_000),
+  /** Requests per second one owner may keep up, per gateway process; more get 429 + Retry-After. */
+  RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(500),
+  /** Requests one owner may send in a burst after being idle, per gateway process. */
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(5000),
+  /** Comma-separated origins whose browser scripts may call the API, or `*`; empty: same origin only. */
+  CORS_ORIGIN: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ }).regex(/^[^/]+\/\/[^/]+$/, 'an origin has no path: scheme://host[:port]')]))),
 });
 
 export type GatewayConfig = Readonly<
@@ -23,6 +35,9 @@ export type GatewayConfig = Readonly<
     defaultChunkSize: number;
     uploadTtlMs: number;
     chunkClaimLeaseMs: number;
+    maxUnfinishedPerOwner: number;
+    rateLimit: { perSecond: number; burst: number };
+    corsOrigins: readonly string[];
   }
 >;
 
@@ -39,5 +54,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultChunkSize: e.DEFAULT_CHUNK_SIZE,
     uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,
     chunkClaimLeaseMs: e.CHUNK_CLAIM_LEASE_MS,
+    maxUnfinishedPerOwner: e.MAX_UNFINISHED_UPLOADS_PER_OWNER,
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    corsOrigins: e.CORS_ORIGIN,
   });
 }

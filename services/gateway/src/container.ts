@@ -44,12 +44,14 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
     defaultChunkSize: config.defaultChunkSize,
     uploadTtlMs: config.uploadTtlMs,
     chunkClaimLeaseMs: config.chunkClaimLeaseMs,
+    maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
   };
 
   return {
     logger,
     verifier: new JoseTokenVerifier({ secret: config.jwtSecret }),
-    limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE },
+    limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE, rateLimit: config.rateLimit },
+    corsOrigins: config.corsOrigins,
     useCases: gatewayUseCases({ repo, blobs, queue, publisher, ids, clock }, settings),
     readiness: {
       postgres: () => repo.ping(),

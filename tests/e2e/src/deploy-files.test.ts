@@ -27,7 +27,7 @@ const NEEDED_ENV: Record<string, string[]> = {
 };
 
 /** Variables a service's config schema reads that the deployment deliberately leaves to the code default. */
-const LEFT_TO_CODE_DEFAULT = new Set(['HOST', 'CHUNK_CLAIM_LEASE_MS', 'MAX_SUBSCRIPTIONS_PER_SOCKET', 'CHUNK_RETRY_BACKOFF_MS', 'SWEEP_INTERVAL_MS', 'SWEEP_BLOB_GRACE_MS']);
+const LEFT_TO_CODE_DEFAULT = new Set(['HOST', 'CHUNK_CLAIM_LEASE_MS', 'MAX_SUBSCRIPTIONS_PER_SOCKET', 'CHUNK_RETRY_BACKOFF_MS', 'SWEEP_INTERVAL_MS', 'SWEEP_BLOB_GRACE_MS', 'MAX_UNFINISHED_UPLOADS_PER_OWNER', 'RATE_LIMIT_PER_SECOND', 'RATE_LIMIT_BURST']);
 
 /** Every name a deployment file may set; anything else is a typo the schema would silently ignore. */
 const KNOWN_ENV = new Set([...Object.values(NEEDED_ENV).flat(), ...LEFT_TO_CODE_DEFAULT, 'NODE_OPTIONS']);

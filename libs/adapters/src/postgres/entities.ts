@@ -88,6 +88,10 @@ export const UploadSchema = new EntitySchema<UploadRecord>({
   indexes: [
     { name: 'uploads_owner_listing_idx', expression: 'create index "uploads_owner_listing_idx" on "uploads" ("owner_id", "created_at" desc, "id" desc)' },
     { name: 'uploads_state_expires_idx', properties: ['state', 'expiresAt'] },
+    {
+      name: 'uploads_owner_unfinished_idx',
+      expression: `create index "uploads_owner_unfinished_idx" on "uploads" ("owner_id") where state in ('pending', 'receiving', 'finalizing')`,
+    },
   ],
   checks: [
     { name: 'uploads_counters_check', expression: UPLOAD_COUNTERS_CHECK },

@@ -54,12 +54,18 @@ async function oneUpload(em: Sql, sql: string, params: unknown[]): Promise<Uploa
 export class MikroOrmUploadRepository implements UploadRepository {
   constructor(private readonly orm: TesseraOrm) {}
 
-  /** Inserts a new upload; rejects if its id exists. */
-  async create(upload: UploadProps): Promise<void> {
-    await this.em().execute(
+  /**
+   * Inserts a new upload; rejects if its id exists. The owner's limit is checked in the same
+   * statement, from the index of unfinished uploads (no extra round trip).
+   */
+  async create(upload: UploadProps, limits: { maxUnfinishedPerOwner?: number } = {}): Promise<'created' | 'owner-limit'> {
+    const inserted = await affected(
+      this.em(),
       `insert into uploads (id, owner_id, filename, content_type, size, chunk_size, chunk_count, state, bytes_received, bytes_stored,
          chunks_stored, declared_sha256, sha256, metadata, protocol, seq, created_at, updated_at, expires_at, completed_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?)`,
+       select ?, ?, ?, ?, ?::bigint, ?::int, ?::int, ?, ?::bigint, ?::bigint, ?::int, ?, ?, ?::jsonb, ?, ?::bigint, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?::timestamptz
+       where ?::int is null
+          or (select count(*) from uploads where owner_id = ? and state in ('pending', 'receiving', 'finalizing')) < ?::int`,
       [
         upload.id,
         upload.ownerId,
@@ -81,9 +87,12 @@ export class MikroOrmUploadRepository implements UploadRepository {
         upload.updatedAt,
         upload.expiresAt,
         upload.completedAt,
+        limits.maxUnfinishedPerOwner ?? null,
+        upload.ownerId,
+        limits.maxUnfinishedPerOwner ?? null,
       ],
-      'run',
     );
+    return inserted === 1 ? 'created' : 'owner-limit';
   }
 
   /** The upload, or null (also for an id that is not a UUID). */

@@ -76,8 +76,12 @@ export interface FinishInput {
  * Methods that advance state return the upload with its new `seq`.
  */
 export interface UploadRepository {
-  /** Inserts a new upload (its id is new). */
-  create(upload: UploadProps): Promise<void>;
+  /**
+   * Inserts a new upload (its id is new). With `maxUnfinishedPerOwner`, inserts nothing and
+   * answers `owner-limit` when the owner already has that many unfinished (pending,
+   * receiving, finalizing) uploads; creates racing each other may overshoot it by their number.
+   */
+  create(upload: UploadProps, limits?: { maxUnfinishedPerOwner?: number }): Promise<'created' | 'owner-limit'>;
 
   /** The upload, or null. */
   findById(id: string): Promise<UploadProps | null>;

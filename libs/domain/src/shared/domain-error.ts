@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   CHUNK_INCOMPLETE: 'chunk-incomplete',
   UPLOAD_NOT_RECEIVING: 'upload-not-receiving',
   UPLOAD_EXPIRED: 'upload-expired',
+  TOO_MANY_UPLOADS: 'too-many-uploads',
   UPLOAD_NOT_COMPLETED: 'upload-not-completed',
   UNAUTHORIZED: 'unauthorized',
   SERVICE_UNAVAILABLE: 'service-unavailable',

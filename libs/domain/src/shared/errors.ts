@@ -65,6 +65,16 @@ export class UploadNotReceivingError extends DomainError {
   }
 }
 
+/** The owner already has as many unfinished uploads as allowed. */
+export class TooManyUploadsError extends DomainError {
+  readonly code = ERROR_CODES.TOO_MANY_UPLOADS;
+  constructor(limit: number) {
+    super(`You already have ${limit} unfinished uploads, the most this server allows at once; finish or delete some (DELETE /v1/uploads/:id) and try again.`, {
+      limit,
+    });
+  }
+}
+
 /** The upload outlived its time to live unfinished; it is (or is about to be) swept away. */
 export class UploadExpiredError extends DomainError {
   readonly code = ERROR_CODES.UPLOAD_EXPIRED;

@@ -7,6 +7,7 @@ import { toUploadView } from '../upload/upload.view';
 import type { CreateUploadBody, UploadView } from '../upload/upload.schemas';
 import type { UploadProtocol } from '../upload/upload.types';
 import type { Clock, IdGenerator, UploadRepository } from '../ports';
+import { insertUpload } from './insert-upload';
 import type { UploadSettings } from './upload-settings';
 
 export class CreateUpload {
@@ -45,7 +46,7 @@ export class CreateUpload {
       const matches = upload.declaredSha256 === null || upload.declaredSha256 === EMPTY_SHA256;
       Object.assign(upload, { state: matches ? 'completed' : 'failed', sha256: EMPTY_SHA256, completedAt: matches ? now : null });
     }
-    await this.repo.create(upload);
+    await insertUpload(this.repo, upload, this.settings);
     return toUploadView(upload, Array.from({ length: upload.chunkCount ?? 0 }, (_, i) => i));
   }
 }

@@ -8,6 +8,7 @@ import type { UploadProtocol } from '../upload/upload.types';
 import type { ChunkQueue, Clock, IdGenerator, UploadRepository } from '../ports';
 import type { ChunkIntake } from './chunk-intake';
 import { ChunkSplitter } from './chunk-splitter';
+import { insertUpload } from './insert-upload';
 import type { UploadSettings } from './upload-settings';
 import type { AbortUpload } from './abort-upload.use-case';
 
@@ -51,7 +52,7 @@ export class ReceiveFileStream {
       now: this.clock.now(),
       ttlMs: this.settings.uploadTtlMs,
     });
-    await this.repo.create(upload);
+    await insertUpload(this.repo, upload, this.settings);
 
     const limit = this.settings.maxUploadBytes;
     const splitter = new ChunkSplitter(upload.chunkSize, async (index, piece) => {

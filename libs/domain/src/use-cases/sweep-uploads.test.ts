@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { UploadExpiredError } from '../shared/errors';
+import { TooManyUploadsError, UploadExpiredError } from '../shared/errors';
 import { FixedClock, InMemoryBlobStore, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '../testing';
 import { AcceptChunk } from './accept-chunk.use-case';
 import { ChunkIntake } from './chunk-intake';
@@ -106,6 +106,17 @@ describe(SweepUploads.name, () => {
 
     expect(await h.sweep.execute()).toMatchObject({ stagingFoldersRemoved: 2 });
     expect(h.blobs.stagedKeys()).toEqual([expect.stringMatching(new RegExp(`^${receiving}/0-`))]);
+  });
+
+  it('counts only unfinished uploads against an owner limit, so a finished or expired one frees a place', async () => {
+    const h = harness();
+    const limited = new CreateUpload(h.repo, new SequentialIds(), h.clock, { ...settings, maxUnfinishedPerOwner: 1 });
+    await limited.execute('alice', { filename: 'a', size: 10 * KiB });
+    await expect(limited.execute('alice', { filename: 'b', size: 10 * KiB })).rejects.toBeInstanceOf(TooManyUploadsError);
+    await expect(limited.execute('bob', { filename: 'c', size: 10 * KiB })).resolves.toMatchObject({ state: 'pending' });
+    h.clock.advance(HOUR);
+    await h.sweep.execute();
+    await expect(limited.execute('alice', { filename: 'd', size: 10 * KiB })).resolves.toMatchObject({ state: 'pending' });
   });
 
   it('deletes blob bytes that no row records, once they are older than the grace period', async () => {

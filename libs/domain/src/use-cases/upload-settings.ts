@@ -8,4 +8,6 @@ export interface UploadSettings {
   uploadTtlMs: number;
   /** How long a chunk claim of a silent request is honoured, ms. */
   chunkClaimLeaseMs: number;
+  /** Unfinished uploads one owner may have at once (no limit when absent). */
+  maxUnfinishedPerOwner?: number;
 }

@@ -6,6 +6,7 @@ export const HTTP_PROBLEMS = {
   LENGTH_REQUIRED: 'length-required',
   RANGE_NOT_SATISFIABLE: 'range-not-satisfiable',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported-media-type',
+  RATE_LIMITED: 'rate-limited',
   INTERNAL: 'internal-error',
 } as const;
 
@@ -22,12 +23,14 @@ const PROBLEMS: Record<ProblemType, { status: number; title: string }> = {
   [ERROR_CODES.CHUNK_INCOMPLETE]: { status: 400, title: 'Chunk body incomplete' },
   [ERROR_CODES.UPLOAD_NOT_RECEIVING]: { status: 409, title: 'Upload is not receiving' },
   [ERROR_CODES.UPLOAD_EXPIRED]: { status: 410, title: 'Upload expired' },
+  [ERROR_CODES.TOO_MANY_UPLOADS]: { status: 429, title: 'Too many unfinished uploads' },
   [ERROR_CODES.UPLOAD_NOT_COMPLETED]: { status: 409, title: 'Upload is not completed' },
   [ERROR_CODES.UNAUTHORIZED]: { status: 401, title: 'Unauthorized' },
   [ERROR_CODES.SERVICE_UNAVAILABLE]: { status: 503, title: 'Service unavailable' },
   [HTTP_PROBLEMS.LENGTH_REQUIRED]: { status: 411, title: 'Content-Length required' },
   [HTTP_PROBLEMS.RANGE_NOT_SATISFIABLE]: { status: 416, title: 'Range not satisfiable' },
   [HTTP_PROBLEMS.UNSUPPORTED_MEDIA_TYPE]: { status: 415, title: 'Unsupported media type' },
+  [HTTP_PROBLEMS.RATE_LIMITED]: { status: 429, title: 'Too many requests' },
   [HTTP_PROBLEMS.INTERNAL]: { status: 500, title: 'Internal error' },
 };
 
@@ -52,14 +55,18 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-// Error codes of dependencies that mean "try again shortly", not "bug".
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P03', '53300']);
+// Error codes of dependencies that mean "try again shortly", not "bug": network failures,
+// PostgreSQL shutting down or out of connections (57P01, 57P03, 53300), and a transaction
+// that lost a deadlock or a serialization race (40P01, 40001), which a retry wins.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P03', '53300', '40P01', '40001']);
+const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'DeadlockException', 'LockWaitTimeoutException', 'ConnectionException', 'KnexTimeoutError']);
 
 function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-  return error.name === 'MaxRetriesPerRequestError' || /Connection is closed|connect ECONNREFUSED|Connection terminated/i.test(error.message);
+  if (UNAVAILABLE_NAMES.has(error.name)) return true;
+  return /Connection is closed|connect ECONNREFUSED|Connection terminated|Timeout acquiring a connection/i.test(error.message);
 }
 
 /** The client closed the connection or cut its body short: its fault, and nobody is listening. */

@@ -774,6 +774,20 @@ export function describeUploadRepositoryContract(name: string, setup: () => Prom
       });
     });
 
+    describe('create within an owner limit', () => {
+      it("refuses past maxUnfinishedPerOwner, counting only that owner's unfinished uploads", async () => {
+        const ownerId = `owner-${randomUUID()}`;
+        await created({ ownerId });
+        for (const state of ['completed', 'failed', 'aborted', 'expired'] as const) await created({ ownerId }, { state });
+        expect(await repo.create(anUpload({ ownerId }), { maxUnfinishedPerOwner: 2 })).toBe('created');
+        const refused = anUpload({ ownerId });
+        expect(await repo.create(refused, { maxUnfinishedPerOwner: 2 })).toBe('owner-limit');
+        expect(await repo.findById(refused.id)).toBeNull();
+        expect(await repo.create(anUpload(), { maxUnfinishedPerOwner: 2 })).toBe('created');
+        expect(await repo.create(anUpload({ ownerId }))).toBe('created');
+      });
+    });
+
     describe('listExpired', () => {
       // Far before every other test's uploads, so rows of earlier tests never count here.
       const LONG_AGO = new Date('2001-01-01T00:00:00.000Z');

@@ -58,6 +58,8 @@ function newestFirst(a: UploadProps, b: UploadProps): number {
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
+const UNFINISHED: readonly UploadState[] = ['pending', 'receiving', 'finalizing'];
+
 /**
  * An `UploadRepository` held in Maps, with the same semantics as the PostgreSQL one
  * (the shared contract suite holds both to it). Mutations run one at a time, so a
@@ -75,11 +77,14 @@ export class InMemoryUploadRepository implements UploadRepository {
     return this.blobs.get(sha256)?.refCount ?? 0;
   }
 
-  async create(upload: UploadProps): Promise<void> {
+  async create(upload: UploadProps, limits: { maxUnfinishedPerOwner?: number } = {}): Promise<'created' | 'owner-limit'> {
     return this.exclusive(() => {
       if (this.uploads.has(upload.id)) throw new Error(`upload ${upload.id} already exists`);
+      const unfinished = [...this.uploads.values()].filter((u) => u.ownerId === upload.ownerId && UNFINISHED.includes(u.state)).length;
+      if (limits.maxUnfinishedPerOwner !== undefined && unfinished >= limits.maxUnfinishedPerOwner) return 'owner-limit';
       this.uploads.set(upload.id, copy(upload));
       this.chunks.set(upload.id, new Map());
+      return 'created';
     });
   }
 
