@@ -46,7 +46,7 @@ export { toUploadView } from './upload/upload.view';
 export { uploadEventSchema, REJECTION_REASONS, FAILURE_REASONS, type UploadEvent, type UploadEventType, type UploadEventOf, type RejectionReason, type FailureReason } from './events/upload-event';
 export { progressEvent, terminalEvent } from './events/event-factory';
 export { QUEUES, storeChunkJobSchema, finalizeJobSchema, type StoreChunkJob, type FinalizeJob } from './jobs/jobs';
-export { commonEnvSchema, authEnvSchema, jobEnvSchema, parseEnv, loadConfigOrExit, ConfigError, toCommonConfig, toJobConfig, type CommonConfig, type JobConfig } from './config/config.schemas';
+export { commonEnvSchema, authEnvSchema, jobEnvSchema, parseEnv, loadConfigOrExit, ConfigError, toCommonConfig, toJobConfig, toAuthConfig, type CommonConfig, type JobConfig, type AuthConfig } from './config/config.schemas';
 
 export type * from './ports';
 

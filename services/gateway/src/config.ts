@@ -1,4 +1,4 @@
-import { authEnvSchema, commonEnvSchema, jobEnvSchema, toCommonConfig, toJobConfig, type CommonConfig, type JobConfig, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
+import { authEnvSchema, commonEnvSchema, jobEnvSchema, toCommonConfig, toAuthConfig, type AuthConfig, toJobConfig, type CommonConfig, type JobConfig, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
 import { z } from 'zod';
 
 const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobEnvSchema.shape).extend({
@@ -30,7 +30,7 @@ export type GatewayConfig = Readonly<
   CommonConfig & JobConfig & {
     host: string;
     port: number;
-    jwtSecret: string;
+    auth: AuthConfig;
     maxUploadBytes: number;
     defaultChunkSize: number;
     uploadTtlMs: number;
@@ -49,7 +49,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...toJobConfig(e),
     host: e.HOST,
     port: e.PORT,
-    jwtSecret: e.AUTH_JWT_SECRET,
+    auth: toAuthConfig(e),
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     defaultChunkSize: e.DEFAULT_CHUNK_SIZE,
     uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,

@@ -49,7 +49,7 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
 
   return {
     logger,
-    verifier: new JoseTokenVerifier({ secret: config.jwtSecret }),
+    verifier: new JoseTokenVerifier(config.auth),
     limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE, rateLimit: config.rateLimit },
     corsOrigins: config.corsOrigins,
     useCases: gatewayUseCases({ repo, blobs, queue, publisher, ids, clock }, settings),

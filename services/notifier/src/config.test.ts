@@ -22,7 +22,7 @@ describe(loadConfig.name, () => {
       port: 3001,
       corsOrigin: '*',
       maxSubscriptionsPerSocket: 1000,
-      jwtSecret: SECRET,
+      auth: { secret: SECRET, clockToleranceSeconds: 30 },
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: 'tessera',
       shutdownTimeoutMs: 10_000,

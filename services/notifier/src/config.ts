@@ -1,4 +1,4 @@
-import { authEnvSchema, commonEnvSchema, parseEnv, toCommonConfig, type CommonConfig } from '@tessera/domain';
+import { authEnvSchema, commonEnvSchema, parseEnv, toCommonConfig, toAuthConfig, type AuthConfig, type CommonConfig } from '@tessera/domain';
 import { z } from 'zod';
 
 const notifierEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
@@ -26,7 +26,7 @@ export type NotifierConfig = Readonly<
   CommonConfig & {
     host: string;
     port: number;
-    jwtSecret: string;
+    auth: AuthConfig;
     corsOrigin: '*' | readonly string[];
     maxSubscriptionsPerSocket: number;
   }
@@ -39,7 +39,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...toCommonConfig(e),
     host: e.HOST,
     port: e.PORT,
-    jwtSecret: e.AUTH_JWT_SECRET,
+    auth: toAuthConfig(e),
     corsOrigin: e.CORS_ORIGIN === '*' ? '*' : Object.freeze([...e.CORS_ORIGIN]),
     maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
   });

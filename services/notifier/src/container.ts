@@ -29,7 +29,7 @@ export async function buildContainer(config: NotifierConfig, logger: Logger): Pr
   });
   return {
     getUpload: new GetUpload(uploads),
-    tokens: new JoseTokenVerifier({ secret: config.jwtSecret }),
+    tokens: new JoseTokenVerifier(config.auth),
     events,
     readiness: { redis: () => events.ping(), postgres: () => uploads.ping() },
     async close() {

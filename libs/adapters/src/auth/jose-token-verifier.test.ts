@@ -58,8 +58,13 @@ describe('JoseTokenVerifier', () => {
   });
 
   it('refuses a token that is not valid yet', async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setNotBefore(nowSeconds() + 600).sign(key);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setNotBefore(nowSeconds() + 600).setExpirationTime(nowSeconds() + 1200).sign(key);
     expect((await refusal(verifier, token)).message).toMatch(/not valid yet/);
+  });
+
+  it('refuses a token that never expires', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').sign(key);
+    expect((await refusal(verifier, token)).message).toMatch(/no valid expiry/);
   });
 
   it('refuses a token signed with another secret', async () => {

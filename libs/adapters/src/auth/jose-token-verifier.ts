@@ -28,6 +28,7 @@ function reasonFor(error: unknown): string {
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       if (claim === 'nbf') return 'The token is not valid yet.';
       if (claim === 'iss' || claim === 'aud') return 'The token was issued for another service.';
+      if (claim === 'exp') return 'The token has no valid expiry ("exp"); ask for one that expires.';
       return `The token's "${claim ?? 'claims'}" claim is invalid.`;
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return 'The token signature is invalid.';
@@ -84,6 +85,8 @@ export class JoseTokenVerifier implements TokenVerifier {
     try {
       ({ payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
+        // A token that never expires cannot be taken back short of rotating the secret.
+        requiredClaims: ['exp'],
         ...(this.options.issuer !== undefined ? { issuer: this.options.issuer } : {}),
         ...(this.options.audience !== undefined ? { audience: this.options.audience } : {}),
         clockTolerance: this.options.clockToleranceSeconds ?? 0,

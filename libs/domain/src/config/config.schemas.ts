@@ -39,7 +39,30 @@ export const authEnvSchema = z.object({
           : undefined,
     })
     .min(32, 'must be at least 32 characters'),
+  /** When set, a token's `iss` must equal it. */
+  AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  /** When set, a token's `aud` must contain it. */
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Clock skew tolerated on `exp` and `nbf`, seconds; bounded so an expired token cannot live on. */
+  AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
 });
+
+/** How bearer tokens are checked, as code reads it. */
+export interface AuthConfig {
+  secret: string;
+  issuer?: string;
+  audience?: string;
+  clockToleranceSeconds: number;
+}
+
+export function toAuthConfig(e: z.infer<typeof authEnvSchema>): AuthConfig {
+  return {
+    secret: e.AUTH_JWT_SECRET,
+    ...(e.AUTH_JWT_ISSUER !== undefined ? { issuer: e.AUTH_JWT_ISSUER } : {}),
+    ...(e.AUTH_JWT_AUDIENCE !== undefined ? { audience: e.AUTH_JWT_AUDIENCE } : {}),
+    clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
+  };
+}
 
 /** The settings every service shares, as code reads them. */
 export interface CommonConfig {
