@@ -32,6 +32,8 @@ describe('upload state machine', () => {
 describe(sanitizeFilename.name, () => {
   it('drops control characters and any directory part', () => {
     expect(sanitizeFilename('../../etc/passwd')).toBe('passwd');
+    expect(sanitizeFilename('invoice\u202Efdp.exe')).toBe('invoicefdp.exe');
+    expect(sanitizeFilename('cafe\u0301.txt')).toBe('caf\u00e9.txt');
     expect(sanitizeFilename('C:\\Users\\x\\report.pdf')).toBe('report.pdf');
     expect(sanitizeFilename('a\u0000b\u001fc.txt')).toBe('abc.txt');
     expect(sanitizeFilename('dir/')).toBe('');

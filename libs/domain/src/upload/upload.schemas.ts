@@ -13,15 +13,17 @@ export const DEFAULT_CHUNK_SIZE = 8 * MiB;
  */
 export const MAX_CHUNK_COUNT = 16_384;
 
+// C0/C1 controls, and the bidirectional overrides that make `gpj.exe` display as `exe.jpg`.
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * What is kept of a client's filename: control characters go, and so does anything up to
  * the last `/` or `\`, so a name can never address a path on any system.
  */
 export function sanitizeFilename(raw: string): string {
-  const noControls = raw.replace(CONTROL_CHARS, '');
+  // NFC: the same name typed on macOS (decomposed) and elsewhere (composed) is one name.
+  const noControls = raw.normalize('NFC').replace(CONTROL_CHARS, '');
   return noControls.slice(Math.max(noControls.lastIndexOf('/'), noControls.lastIndexOf('\\')) + 1).trim();
 }
 
