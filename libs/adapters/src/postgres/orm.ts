@@ -26,6 +26,13 @@ export function ormOptions(options: OrmOptions): Options<PostgreSqlDriver> {
     allowGlobalContext: false,
     debug: options.debug ?? false,
     pool: { min: 0, max: options.poolMax ?? 10 },
+    // While PostgreSQL is down or unreachable, a request must fail in seconds (and answer
+    // 503), not wait the drivers' default minute for a connection; a statement stuck on a
+    // lock for half a minute is a fault to report, not to wait out.
+    driverOptions: {
+      acquireConnectionTimeout: 5_000,
+      connection: { connectionTimeoutMillis: 5_000, statement_timeout: 30_000 },
+    },
     // Services never create databases behind an operator's back; migrateDatabase does.
     ensureDatabase: false,
     forceUtcTimezone: true,
