@@ -10,6 +10,7 @@ export {
   UploadNotReceivingError,
   UploadExpiredError,
   TooManyUploadsError,
+  BodyTimeoutError,
   UploadNotCompletedError,
   UnauthorizedError,
   ServiceUnavailableError,

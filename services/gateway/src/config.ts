@@ -12,6 +12,8 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
   UPLOAD_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /** How long a chunk request that went silent keeps its index claimed, ms. */
   CHUNK_CLAIM_LEASE_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+  /** A request body that sends nothing for this long is given up with 408, ms. */
+  BODY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** Unfinished uploads one owner may have at once; more get 429 too-many-uploads. */
   MAX_UNFINISHED_UPLOADS_PER_OWNER: z.coerce.number().int().min(1).default(10_000),
   /** Requests per second one owner may keep up, per gateway process; more get 429 + Retry-After. */
@@ -36,6 +38,7 @@ export type GatewayConfig = Readonly<
     uploadTtlMs: number;
     chunkClaimLeaseMs: number;
     maxUnfinishedPerOwner: number;
+    bodyIdleTimeoutMs: number;
     rateLimit: { perSecond: number; burst: number };
     corsOrigins: readonly string[];
   }
@@ -55,6 +58,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,
     chunkClaimLeaseMs: e.CHUNK_CLAIM_LEASE_MS,
     maxUnfinishedPerOwner: e.MAX_UNFINISHED_UPLOADS_PER_OWNER,
+    bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_MS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     corsOrigins: e.CORS_ORIGIN,
   });

@@ -45,6 +45,7 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
     uploadTtlMs: config.uploadTtlMs,
     chunkClaimLeaseMs: config.chunkClaimLeaseMs,
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
+    bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
   };
 
   return {

@@ -1,8 +1,11 @@
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { UnauthorizedError, type TokenVerifier } from '@tessera/domain';
 import { FixedClock, InMemoryBlobStore, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '@tessera/domain/testing';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp, type AppDeps } from './app';
+import { createHttpServer } from './http-server';
 import { gatewayUseCases } from './use-cases';
 
 const KiB = 1024;
@@ -16,15 +19,17 @@ const verifier: TokenVerifier = {
 };
 const as = (owner: string) => ({ authorization: `Bearer token-${owner}` });
 
-function appWith(options: Partial<Pick<AppDeps, 'corsOrigins'>> & { rateLimit?: { perSecond: number; burst: number }; maxUnfinishedPerOwner?: number } = {}) {
+type Options = Partial<Pick<AppDeps, 'corsOrigins'>> & { rateLimit?: { perSecond: number; burst: number }; maxUnfinishedPerOwner?: number; bodyIdleTimeoutMs?: number };
+
+function appWith(options: Options = {}, blobs = new InMemoryBlobStore()) {
   const repo = new InMemoryUploadRepository();
-  const blobs = new InMemoryBlobStore();
   const settings = {
     maxUploadBytes: 1024 ** 3,
     defaultChunkSize: 64 * KiB,
     uploadTtlMs: 3_600_000,
     chunkClaimLeaseMs: 60_000,
     ...(options.maxUnfinishedPerOwner ? { maxUnfinishedPerOwner: options.maxUnfinishedPerOwner } : {}),
+    ...(options.bodyIdleTimeoutMs ? { bodyIdleTimeoutMs: options.bodyIdleTimeoutMs } : {}),
   };
   const clock = new FixedClock();
   return createApp({
@@ -97,5 +102,30 @@ describe('gateway hardening', () => {
     expect(refused.body).toMatchObject({ type: 'too-many-uploads', status: 429, limit: 2 });
     expect((await request(app).get('/v1/uploads').set(as('alice'))).body.items).toHaveLength(2);
     expect((await request(app).post('/v1/uploads').set(as('bob')).send(body)).status).toBe(201);
+  });
+
+  it('gives up a chunk body that goes silent with 408, closes the connection and keeps nothing', async () => {
+    const blobs = new InMemoryBlobStore();
+    const app = appWith({ bodyIdleTimeoutMs: 200 }, blobs);
+    const created = await request(app).post('/v1/uploads').set(as('alice')).send({ filename: 'slow.bin', size: 100 * KiB });
+    const server = createHttpServer(app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      socket.write(
+        `PUT /v1/uploads/${created.body.id}/chunks/0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer token-alice\r\nContent-Length: ${64 * KiB}\r\n\r\n` + 'x'.repeat(1000),
+      );
+      await once(socket, 'close');
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toMatch(/content-type: application\/problem\+json/i);
+      expect(answer).toContain('"type":"request-timeout"');
+      expect(blobs.stagedKeys()).toEqual([]);
+      const after = await request(app).get(`/v1/uploads/${created.body.id}`).set(as('alice'));
+      expect(after.body).toMatchObject({ missing: [0, 1], bytesReceived: 0 });
+    } finally {
+      server.close();
+    }
   });
 });

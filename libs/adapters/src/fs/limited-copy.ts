@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { finished, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ChunkIncompleteError, type StageOptions, type StagedBytes } from '@tessera/domain';
+import { BodyTimeoutError, ChunkIncompleteError, type StageOptions, type StagedBytes } from '@tessera/domain';
 
 /**
  * Counts and hashes bytes on their way through and fails as soon as they break the stage
@@ -48,12 +48,32 @@ export async function copyWithLimits(source: Readable, sink: Writable, options: 
   const stopWatching = finished(source, { writable: false }, (error) => {
     if (error) meter.destroy(error);
   });
+  const stopTimer = options.idleTimeoutMs === undefined ? () => {} : watchIdle(source, meter, options.idleTimeoutMs);
   source.pipe(meter);
   try {
     await pipeline(meter, sink, options.signal ? { signal: options.signal } : {});
     return { bytes: meter.bytes, sha256: meter.sha256 };
   } finally {
+    stopTimer();
     stopWatching();
     source.unpipe(meter);
   }
+}
+
+/** Fails `meter` once `source` has yielded nothing for `idleMs`; returns the stop switch. */
+function watchIdle(source: Readable, meter: Transform, idleMs: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => meter.destroy(new BodyTimeoutError(idleMs)), idleMs);
+  };
+  const stop = () => {
+    clearTimeout(timer);
+    source.off('data', arm);
+    source.off('end', stop);
+  };
+  arm();
+  source.on('data', arm);
+  source.once('end', stop);
+  return stop;
 }

@@ -13,6 +13,8 @@ export interface StageOptions {
   /** Upper bound when the length is not known in advance; more makes `stage` reject. */
   maxBytes?: number;
   signal?: AbortSignal;
+  /** Gives up with a BodyTimeoutError (keeping nothing) when no byte arrives for this long, ms. */
+  idleTimeoutMs?: number;
 }
 
 export interface StagedBytes {

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   UPLOAD_NOT_RECEIVING: 'upload-not-receiving',
   UPLOAD_EXPIRED: 'upload-expired',
   TOO_MANY_UPLOADS: 'too-many-uploads',
+  REQUEST_TIMEOUT: 'request-timeout',
   UPLOAD_NOT_COMPLETED: 'upload-not-completed',
   UNAUTHORIZED: 'unauthorized',
   SERVICE_UNAVAILABLE: 'service-unavailable',

@@ -65,6 +65,16 @@ export class UploadNotReceivingError extends DomainError {
   }
 }
 
+/** The client stopped sending a body part-way; what arrived was dropped. */
+export class BodyTimeoutError extends DomainError {
+  readonly code = ERROR_CODES.REQUEST_TIMEOUT;
+  constructor(idleMs: number) {
+    super(`No bytes of the body arrived for ${Math.round(idleMs / 1000)} s, so the request was given up and nothing of it was kept. Send it again.`, {
+      idleTimeoutMs: idleMs,
+    });
+  }
+}
+
 /** The owner already has as many unfinished uploads as allowed. */
 export class TooManyUploadsError extends DomainError {
   readonly code = ERROR_CODES.TOO_MANY_UPLOADS;

@@ -25,7 +25,7 @@ export class ChunkIntake {
     private readonly queue: ChunkQueue,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
-    private readonly settings: Pick<UploadSettings, 'chunkClaimLeaseMs'>,
+    private readonly settings: Pick<UploadSettings, 'chunkClaimLeaseMs' | 'bodyIdleTimeoutMs'>,
   ) {}
 
   async receive(request: IntakeRequest): Promise<{ index: number; size: number }> {
@@ -39,7 +39,9 @@ export class ChunkIntake {
     let queued = false;
     try {
       request.onClaimed?.();
-      const { bytes, sha256 } = await this.blobs.stage(key, request.body, request.stage);
+      const idle = this.settings.bodyIdleTimeoutMs;
+      const stage = idle === undefined ? request.stage : { idleTimeoutMs: idle, ...request.stage };
+      const { bytes, sha256 } = await this.blobs.stage(key, request.body, stage);
       await this.queue.enqueueStoreChunk({
         uploadId,
         index,

@@ -8,6 +8,8 @@ export interface UploadSettings {
   uploadTtlMs: number;
   /** How long a chunk claim of a silent request is honoured, ms. */
   chunkClaimLeaseMs: number;
+  /** A chunk body that sends nothing for this long is given up, ms (no limit when absent). */
+  bodyIdleTimeoutMs?: number;
   /** Unfinished uploads one owner may have at once (no limit when absent). */
   maxUnfinishedPerOwner?: number;
 }

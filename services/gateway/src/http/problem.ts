@@ -24,6 +24,7 @@ const PROBLEMS: Record<ProblemType, { status: number; title: string }> = {
   [ERROR_CODES.UPLOAD_NOT_RECEIVING]: { status: 409, title: 'Upload is not receiving' },
   [ERROR_CODES.UPLOAD_EXPIRED]: { status: 410, title: 'Upload expired' },
   [ERROR_CODES.TOO_MANY_UPLOADS]: { status: 429, title: 'Too many unfinished uploads' },
+  [ERROR_CODES.REQUEST_TIMEOUT]: { status: 408, title: 'Request body timed out' },
   [ERROR_CODES.UPLOAD_NOT_COMPLETED]: { status: 409, title: 'Upload is not completed' },
   [ERROR_CODES.UNAUTHORIZED]: { status: 401, title: 'Unauthorized' },
   [ERROR_CODES.SERVICE_UNAVAILABLE]: { status: 503, title: 'Service unavailable' },

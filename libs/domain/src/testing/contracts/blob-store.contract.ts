@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import { ChunkIncompleteError } from '../../shared/errors';
+import { BodyTimeoutError, ChunkIncompleteError } from '../../shared/errors';
 import { EMPTY_SHA256 } from '../../shared/ids';
 import type { BlobStore, StagingKey } from '../../ports';
 
@@ -125,6 +125,25 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<{ s
         setTimeout(() => controller.abort(new Error('client went away')), 20);
         await expect(staging).rejects.toThrow();
         expect(await store.readStaged(key)).toBeNull();
+      });
+
+      it('gives up a source that goes silent with BodyTimeoutError and keeps nothing, but waits for a slow one', async () => {
+        const silent = new PassThrough();
+        silent.write(randomBytes(100));
+        const key = newKey();
+        await expect(store.stage(key, silent, { expectedBytes: 1000, idleTimeoutMs: 50 })).rejects.toBeInstanceOf(BodyTimeoutError);
+        expect(await store.readStaged(key)).toBeNull();
+
+        // 4 pieces 30 ms apart: slower in total than the idle limit, never silent for that long
+        const slow = new PassThrough();
+        const content = randomBytes(400);
+        const staging = store.stage(newKey(), slow, { expectedBytes: 400, idleTimeoutMs: 50 });
+        for (let i = 0; i < 4; i++) {
+          slow.write(content.subarray(i * 100, (i + 1) * 100));
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        slow.end();
+        await expect(staging).resolves.toMatchObject({ bytes: 400 });
       });
 
       it('rejects with the source error when the source fails, and keeps nothing', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable, finished } from 'node:stream';
-import { ChunkIncompleteError } from '../../shared/errors';
+import { BodyTimeoutError, ChunkIncompleteError } from '../../shared/errors';
 import { isUuid } from '../../shared/ids';
 import type { BlobStore, ByteRange, Clock, StageOptions, StagedBytes, StagingKey } from '../../ports';
 
@@ -24,12 +24,19 @@ function checkSha256(sha256: string): string {
  * destroys `source` (the caller may still have to answer the request it belongs to).
  */
 function collect(source: Readable, options: StageOptions): Promise<Buffer> {
-  const { expectedBytes, maxBytes, signal } = options;
+  const { expectedBytes, maxBytes, signal, idleTimeoutMs } = options;
   const limit = Math.min(expectedBytes ?? Infinity, maxBytes ?? Infinity);
   const pieces: Buffer[] = [];
   let bytes = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const armIdle = () => {
+    if (idleTimeoutMs === undefined) return;
+    clearTimeout(idle);
+    idle = setTimeout(() => sink.destroy(new BodyTimeoutError(idleTimeoutMs)), idleTimeoutMs);
+  };
   const sink = new Writable({
     write(piece: Buffer, _encoding, done) {
+      armIdle();
       bytes += piece.length;
       if (bytes > limit) return done(new ChunkIncompleteError(`The chunk is longer than ${limit} bytes.`));
       pieces.push(piece);
@@ -46,6 +53,7 @@ function collect(source: Readable, options: StageOptions): Promise<Buffer> {
     const onAbort = () => sink.destroy(Object.assign(new Error('Staging was aborted.'), { name: 'AbortError', cause: signal?.reason }));
     const stopWatchingSource = finished(source, { writable: false }, (error) => error && sink.destroy(error));
     finished(sink, (error) => {
+      clearTimeout(idle);
       stopWatchingSource();
       signal?.removeEventListener('abort', onAbort);
       source.unpipe(sink);
@@ -54,6 +62,7 @@ function collect(source: Readable, options: StageOptions): Promise<Buffer> {
     });
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    armIdle();
     source.pipe(sink);
   });
 }

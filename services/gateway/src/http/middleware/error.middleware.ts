@@ -17,7 +17,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    if (!req.complete) discardBody(req, res);
+    if (problem.type === ERROR_CODES.REQUEST_TIMEOUT) {
+      // A client that went silent mid-body would hold the connection forever: close it.
+      res.setHeader('Connection', 'close');
+    } else if (!req.complete) {
+      discardBody(req, res);
+    }
     sendProblem(res, problem, headers);
   };
 }
