@@ -17,7 +17,9 @@ export function decodeListCursor(cursor: string): ListPosition {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' && isUuid(parsed[1])) {
       const createdAt = new Date(parsed[0]);
-      if (!Number.isNaN(createdAt.getTime())) return { createdAt, id: parsed[1].toLowerCase() };
+      // Only the plain four-digit years this server writes; PostgreSQL refuses JavaScript's extended ones.
+      const year = createdAt.getUTCFullYear();
+      if (!Number.isNaN(createdAt.getTime()) && year >= 1 && year <= 9999) return { createdAt, id: parsed[1].toLowerCase() };
     }
   } catch {
     // Not base64url JSON: the same answer as any other cursor this server did not issue.

@@ -28,9 +28,6 @@ type SnapshotRow = UploadRow & { missing: number[] };
 type Sql = Pick<EntityManager, 'execute'>;
 
 
-/** Thrown inside a transaction to roll it back when a claim lost after moving the upload. */
-class ClaimTaken extends Error {}
-
 async function rows<T>(em: Sql, sql: string, params: unknown[] = []): Promise<T[]> {
   return em.execute<T[]>(sql, params, 'all');
 }
@@ -148,41 +145,30 @@ export class MikroOrmUploadRepository implements UploadRepository {
 
   /**
    * Claims an index with one upsert: of simultaneous claims exactly one inserts or takes
-   * over the row; the others find the conflict's WHERE false and get `taken`.
+   * over the row; the others find the conflict's WHERE false and get `taken`. The upload
+   * row is only share-locked, never written: a refused request leaves it as it was.
    */
   async claimChunk(claim: ChunkClaim): Promise<ClaimOutcome> {
     if (!isUuid(claim.uploadId)) return 'not-receiving';
-    try {
-      return await this.em().transactional(async (tx) => {
-        // Moving pending → receiving first keeps the lock order upload → chunk of every other
-        // mutation. A pending upload has no live chunk rows, so this claim cannot then lose.
-        const moved = await affected(tx, "update uploads set state = 'receiving', updated_at = ? where id = ? and state = 'pending'", [claim.now, claim.uploadId]);
-        // KEY SHARE waits for a concurrent close (FOR UPDATE) and then re-reads its state,
-        // but does not wait for workers recording other chunks (FOR NO KEY UPDATE).
-        const [outcome] = await rows<{ open: number; claimed: number }>(
-          tx,
-          `with target as (
-             select id from uploads where id = ? and state in ('pending', 'receiving') for key share
-           ), claimed as (
-             insert into chunks (upload_id, "index", size, sha256, state, token, claimed_at, stored_at)
-             select id, ?::int, null, null, 'receiving', ?::text, ?::timestamptz, null from target
-             on conflict (upload_id, "index") do update
-               set state = 'receiving', token = excluded.token, claimed_at = excluded.claimed_at, size = null, sha256 = null, stored_at = null
-               where chunks.state = 'rejected' or (chunks.state = 'receiving' and chunks.claimed_at < ?::timestamptz)
-             returning 1
-           )
-           select (select count(*) from target)::int as open, (select count(*) from claimed)::int as claimed`,
-          [claim.uploadId, claim.index, claim.token, claim.now, new Date(claim.now.getTime() - claim.leaseMs)],
-        );
-        if (!outcome || outcome.open === 0) return 'not-receiving';
-        if (outcome.claimed === 1) return 'claimed';
-        if (moved > 0) throw new ClaimTaken();
-        return 'taken';
-      });
-    } catch (error) {
-      if (error instanceof ClaimTaken) return 'taken';
-      throw error;
-    }
+    // KEY SHARE waits for a concurrent close (FOR UPDATE) and then re-reads its state,
+    // but does not wait for workers recording other chunks (FOR NO KEY UPDATE).
+    const [outcome] = await rows<{ open: number; claimed: number }>(
+      this.em(),
+      `with target as (
+         select id from uploads where id = ? and state in ('pending', 'receiving') for key share
+       ), claimed as (
+         insert into chunks (upload_id, "index", size, sha256, state, token, claimed_at, stored_at)
+         select id, ?::int, null, null, 'receiving', ?::text, ?::timestamptz, null from target
+         on conflict (upload_id, "index") do update
+           set state = 'receiving', token = excluded.token, claimed_at = excluded.claimed_at, size = null, sha256 = null, stored_at = null
+           where chunks.state = 'rejected' or (chunks.state = 'receiving' and chunks.claimed_at < ?::timestamptz)
+         returning 1
+       )
+       select (select count(*) from target)::int as open, (select count(*) from claimed)::int as claimed`,
+      [claim.uploadId, claim.index, claim.token, claim.now, new Date(claim.now.getTime() - claim.leaseMs)],
+    );
+    if (!outcome || outcome.open === 0) return 'not-receiving';
+    return outcome.claimed === 1 ? 'claimed' : 'taken';
   }
 
   /** `receiving` → `received` for the holder of the claim, counting its bytes; false if the claim is gone. */
@@ -200,7 +186,8 @@ export class MikroOrmUploadRepository implements UploadRepository {
            where upload_id = ? and "index" = ? and state = 'receiving' and token = ?
            returning size
          )
-         update uploads set bytes_received = bytes_received + (select size from marked), updated_at = ?
+         update uploads set bytes_received = bytes_received + (select size from marked), updated_at = ?,
+           state = case when state = 'pending' then 'receiving' else state end
          where id = ? and exists (select 1 from marked)`,
         [input.size, input.uploadId, input.index, input.token, input.now, input.uploadId],
       );

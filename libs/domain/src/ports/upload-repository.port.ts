@@ -97,14 +97,15 @@ export interface UploadRepository {
 
   /**
    * Takes an index for one request: succeeds if the chunk has no row, was rejected, or
-   * its claim is older than `leaseMs`. Moves `pending` to `receiving`.
+   * its claim is older than `leaseMs`. Leaves the upload row as it is: a claim whose
+   * request then fails must have changed nothing a client can see.
    */
   claimChunk(claim: ChunkClaim): Promise<ClaimOutcome>;
 
   /**
    * The claim's bytes (`size` of them) are durably staged and queued: `receiving` →
-   * `received`, `bytesReceived` += size. False if the claim was lost (the worker may
-   * already have stored the chunk, or the upload was closed).
+   * `received`, `bytesReceived` += size, and a `pending` upload becomes `receiving`. False if
+   * the claim was lost (the worker may already have stored the chunk, or the upload was closed).
    */
   markChunkReceived(input: { uploadId: string; index: number; token: string; size: number; now: Date }): Promise<boolean>;
 

@@ -1,6 +1,6 @@
 import { chunkCountFor, expectedChunkLength, progressPercent } from './chunk-math';
 import { canTransition } from './upload.entity';
-import { sanitizeFilename } from './upload.schemas';
+import { createUploadBodySchema, sanitizeFilename } from './upload.schemas';
 
 describe('chunk arithmetic', () => {
   it('counts chunks and the length of each, the last one short', () => {
@@ -37,5 +37,14 @@ describe(sanitizeFilename.name, () => {
     expect(sanitizeFilename('C:\\Users\\x\\report.pdf')).toBe('report.pdf');
     expect(sanitizeFilename('a\u0000b\u001fc.txt')).toBe('abc.txt');
     expect(sanitizeFilename('dir/')).toBe('');
+  });
+});
+
+describe('createUploadBodySchema metadata', () => {
+  it('refuses NUL in a key or a value (PostgreSQL cannot store it) and keeps other text as given', () => {
+    const body = (metadata: Record<string, string>) => createUploadBodySchema.safeParse({ filename: 'a', size: 1, metadata });
+    expect(body({ note: 'a\u0000b' }).success).toBe(false);
+    expect(body({ 'n\u0000te': 'ab' }).success).toBe(false);
+    expect(body({ note: 'ünïcödé ✓ \t tab' })).toMatchObject({ success: true, data: { metadata: { note: 'ünïcödé ✓ \t tab' } } });
   });
 });

@@ -44,8 +44,11 @@ export const sha256HexSchema = z
   .regex(/^[0-9a-fA-F]{64}$/, 'a SHA-256 is 64 hexadecimal characters')
   .transform((s) => s.toLowerCase());
 
+// PostgreSQL's jsonb cannot hold U+0000, so it is refused up front rather than failing the insert.
+const metadataText = (max: number) => z.string().max(max).refine((s) => !s.includes('\u0000'), 'must not contain the NUL character (U+0000)');
+
 export const metadataSchema = z
-  .record(z.string().min(1).max(64), z.string().max(1024))
+  .record(metadataText(64).pipe(z.string().min(1)), metadataText(1024))
   .refine((m) => Object.keys(m).length <= 32, 'at most 32 metadata entries');
 
 /** Body of `POST /v1/uploads`. */

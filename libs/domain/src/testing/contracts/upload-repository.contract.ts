@@ -153,12 +153,15 @@ export function describeUploadRepositoryContract(name: string, setup: () => Prom
     });
 
     describe('claimChunk', () => {
-      it('claims a fresh index and moves a pending upload to receiving without advancing seq', async () => {
+      it('claims a fresh index and leaves the upload row as it was, even a pending one', async () => {
         const upload = await created();
         const token = newToken();
         expect(await claim(upload.id, 1, token, at(500))).toBe('claimed');
         expect(await repo.findChunk(upload.id, 1)).toEqual({ state: 'receiving', token });
-        expect(await repo.findById(upload.id)).toEqual({ ...upload, state: 'receiving', updatedAt: at(500) });
+        expect(await repo.findById(upload.id)).toEqual(upload);
+        // a claim released after a failed request leaves no trace at all
+        await repo.releaseChunkClaim({ uploadId: upload.id, index: 1, token });
+        expect(await repo.findSnapshot(upload.id)).toEqual({ upload, missing: [0, 1, 2] });
       });
 
       it('leaves a receiving upload untouched when claiming another index', async () => {
@@ -224,7 +227,7 @@ export function describeUploadRepositoryContract(name: string, setup: () => Prom
         expect(outcomes.filter((o) => o === 'taken')).toHaveLength(7);
         const winner = tokens[outcomes.indexOf('claimed')];
         expect(await repo.findChunk(upload.id, 2)).toEqual({ state: 'receiving', token: winner });
-        expect((await repo.findById(upload.id))?.state).toBe('receiving');
+        expect((await repo.findById(upload.id))?.state).toBe('pending');
       });
     });
 

@@ -126,7 +126,6 @@ export class InMemoryUploadRepository implements UploadRepository {
       const leaseExpired = row?.state === 'receiving' && row.claimedAt !== null && row.claimedAt.getTime() < claim.now.getTime() - claim.leaseMs;
       if (row && row.state !== 'rejected' && !leaseExpired) return 'taken';
       rows.set(claim.index, { state: 'receiving', token: claim.token, size: null, sha256: null, claimedAt: claim.now, storedAt: null });
-      if (upload.state === 'pending') Object.assign(upload, { state: 'receiving', updatedAt: claim.now });
       return 'claimed';
     });
   }
@@ -137,7 +136,7 @@ export class InMemoryUploadRepository implements UploadRepository {
       const row = this.chunkRows(input.uploadId).get(input.index);
       if (!upload || row?.state !== 'receiving' || row.token !== input.token) return false;
       Object.assign(row, { state: 'received', size: input.size });
-      Object.assign(upload, { bytesReceived: upload.bytesReceived + input.size, updatedAt: input.now });
+      Object.assign(upload, { bytesReceived: upload.bytesReceived + input.size, updatedAt: input.now, state: upload.state === 'pending' ? 'receiving' : upload.state });
       return true;
     });
   }
