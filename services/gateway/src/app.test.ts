@@ -21,8 +21,7 @@ const verifier: TokenVerifier = {
   },
 };
 
-function setup() {
-  const repo = new InMemoryUploadRepository();
+function setup(repo = new InMemoryUploadRepository()) {
   const blobs = new InMemoryBlobStore();
   const queue = new RecordingChunkQueue();
   const publisher = new RecordingPublisher();
@@ -202,6 +201,16 @@ describe('gateway HTTP API', () => {
     expectProblem(await request(app).post('/upload').set(alice).set('content-type', 'application/json').send('{}'), 415, 'unsupported-media-type');
   });
 
+  it('names a form upload by the same rule as a JSON-described one', async () => {
+    const { app } = setup();
+    const names: [sent: string, kept: string][] = [['..', '..'], ['a/..', '..'], ['dir\\.', '.'], ['../../etc/passwd', 'passwd']];
+    for (const [sent, kept] of names) {
+      const json = await request(app).post('/v1/uploads').set(alice).send({ filename: sent, size: 1 });
+      const form = await request(app).post('/upload').set(alice).attach('file', Buffer.from('x'), { filename: sent });
+      expect({ sent, json: json.body.filename, form: form.body.filename }).toEqual({ sent, json: kept, form: kept });
+    }
+  });
+
   it('answers a multipart body cut off before its closing boundary with 400, not 500', async () => {
     const { app, blobs } = setup();
     const { id } = await createUpload(app, { filename: 'a', size: 10 });
@@ -211,6 +220,49 @@ describe('gateway HTTP API', () => {
       expectProblem(res, 400, 'validation-failed');
     }
     expect(blobs.stagedKeys()).toEqual([]);
+  });
+
+  it('answers a multipart body cut off while the database is still being asked with 400, and keeps running', async () => {
+    // A real database answers after the cut-off body has already failed the file part;
+    // the in-memory one answers within the same tick, which hid a crash of the whole gateway.
+    class SlowRepository extends InMemoryUploadRepository {
+      private readonly later = () => new Promise((resolve) => setTimeout(resolve, 20));
+      override async create(...args: Parameters<InMemoryUploadRepository['create']>) {
+        await this.later();
+        return super.create(...args);
+      }
+      override async claimChunk(...args: Parameters<InMemoryUploadRepository['claimChunk']>) {
+        await this.later();
+        return super.claimChunk(...args);
+      }
+    }
+    const { app, blobs } = setup(new SlowRepository());
+    const { id } = await createUpload(app, { filename: 'a', size: 10 });
+    const body = '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n0123456789';
+    for (const path of [`/v1/uploads/${id}/chunks/0`, '/upload']) {
+      const res = await request(app).post(path).set(alice).set('content-type', 'multipart/form-data; boundary=XYZ').send(body);
+      expectProblem(res, 400, 'validation-failed');
+    }
+    expect(blobs.stagedKeys()).toEqual([]);
+    const form = (data: string) => `--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n${data}\r\n--XYZ--\r\n`;
+    const whole = await request(app).post(`/v1/uploads/${id}/chunks/0`).set(alice).set('content-type', 'multipart/form-data; boundary=XYZ').send(form('0123456789'));
+    expect(whole.status).toBe(202);
+  });
+
+  it('answers a multipart body cut off inside a file part it skips with a problem, and keeps running', async () => {
+    // A part with Content-Type application/octet-stream counts as a file even without a
+    // filename; one skipped (not first, or not named "file") failed unheard and crashed the gateway.
+    const { app } = setup();
+    const { id } = await createUpload(app, { filename: 'a', size: 10 });
+    const skipped = (name: string) => `--XYZ\r\nContent-Disposition: form-data; name="${name}"\r\nContent-Type: application/octet-stream\r\n\r\nbytes never closed`;
+    const first = '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n0\r\n';
+    for (const [path, body] of [[`/v1/uploads/${id}/chunks/0`, first + skipped('second')], ['/upload', skipped('other')]] as const) {
+      const res = await request(app).post(path).set(alice).set('content-type', 'multipart/form-data; boundary=XYZ').send(body);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    const whole = '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n0123456789\r\n--XYZ--\r\n';
+    expect((await request(app).post(`/v1/uploads/${id}/chunks/0`).set(alice).set('content-type', 'multipart/form-data; boundary=XYZ').send(whole)).status).toBe(202);
   });
 
   it('answers a malformed percent-encoding in the path with 400', async () => {

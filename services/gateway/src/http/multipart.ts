@@ -25,7 +25,9 @@ export interface FilePartOptions {
 export function firstFilePart(req: Request, options: FilePartOptions): Promise<FilePart> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: req.headers, limits: { fileSize: options.maxFileBytes, fields: 50, fieldSize: 64 * 1024, parts: 100 }, highWaterMark: 1024 * 1024 });
+    // preservePath: the filename reaches the domain's one sanitizing rule as sent; busboy's own
+    // basename would also turn "." and ".." into "" and refuse names the JSON route keeps.
+    parser = busboy({ headers: req.headers, preservePath: true, limits: { fileSize: options.maxFileBytes, fields: 50, fieldSize: 64 * 1024, parts: 100 }, highWaterMark: 1024 * 1024 });
   } catch {
     return Promise.reject(new HttpProblem(HTTP_PROBLEMS.UNSUPPORTED_MEDIA_TYPE, 'Send the file as multipart/form-data with a boundary.'));
   }
@@ -34,6 +36,9 @@ export function firstFilePart(req: Request, options: FilePartOptions): Promise<F
     let found = false;
     parser.on('file', (name, stream, info) => {
       if (found || (options.field && name !== options.field)) {
+        // A skipped part still fails when the body ends inside it; unheard, that failure
+        // would crash the process.
+        stream.on('error', () => {});
         stream.resume();
         return;
       }
@@ -57,6 +62,10 @@ export function firstFilePart(req: Request, options: FilePartOptions): Promise<F
  */
 function clientFacing(part: Readable, maxFileBytes: number): Readable {
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  // The consumer starts reading only after a few database round trips; a body cut off
+  // meanwhile fails `out` first, and an 'error' nobody listens to would crash the gateway.
+  // The failure stays on the stream (`errored`), so the consumer still meets it.
+  out.on('error', () => {});
   part.once('limit', () => out.destroy(new PayloadTooLargeError(maxFileBytes + 1, maxFileBytes)));
   part.once('error', (error) => {
     out.destroy(isDomainError(error) ? error : new ValidationError(`The multipart body ended early or is malformed: ${error.message}.`));

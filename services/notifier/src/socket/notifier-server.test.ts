@@ -2,6 +2,7 @@ import { NotFoundError, UnauthorizedError, type EventSubscriber, type TokenVerif
 import { pino } from 'pino';
 import { connect, listen, recordEvents, urlOf, waitFor, type ClientSocket } from '../testing/socket-client';
 import { startNotifierServer, type NotifierServer } from './notifier-server';
+import { MAX_READS_IN_FLIGHT_PER_SOCKET } from './subscriptions';
 
 const ALICE_UPLOAD = '0190a000-0000-7000-8000-00000000000a';
 const ALICE_OTHER = '0190a000-0000-7000-8000-00000000000b';
@@ -25,12 +26,12 @@ class FakeUploads {
   ]);
   calls = 0;
   /** Runs before answering; lets a test act while a read is in flight. */
-  beforeAnswer: ((call: number) => Promise<void>) | null = null;
+  beforeAnswer: ((call: number, ownerId: string) => Promise<void>) | null = null;
   failWith: Error | null = null;
 
   async execute(ownerId: string, uploadId: string): Promise<UploadView> {
     this.calls += 1;
-    await this.beforeAnswer?.(this.calls);
+    await this.beforeAnswer?.(this.calls, ownerId);
     if (this.failWith) throw this.failWith;
     if (this.owners.get(uploadId) !== ownerId) throw new NotFoundError();
     return { id: uploadId, seq: 3, state: 'receiving' } as UploadView;
@@ -68,10 +69,7 @@ describe('notifier socket server', () => {
   };
   const subscribe = (socket: ClientSocket, ...args: unknown[]) => socket.timeout(2000).emitWithAck('subscribe', ...args);
 
-  beforeEach(async () => {
-    uploads = new FakeUploads();
-    events = new FakeEvents();
-    redisUp = true;
+  const start = async (maxSubscriptionsPerSocket = 2) => {
     server = await startNotifierServer({
       getUpload: uploads,
       tokens,
@@ -84,10 +82,17 @@ describe('notifier socket server', () => {
       },
       logger: pino({ level: 'silent' }),
       corsOrigin: '*',
-      maxSubscriptionsPerSocket: 2,
+      maxSubscriptionsPerSocket,
     });
     await listen(server.httpServer);
     url = urlOf(server.httpServer);
+  };
+
+  beforeEach(async () => {
+    uploads = new FakeUploads();
+    events = new FakeEvents();
+    redisUp = true;
+    await start();
   });
 
   afterEach(async () => {
@@ -195,6 +200,35 @@ describe('notifier socket server', () => {
 
     await waitFor(() => received.length === 1);
     expect(received[0]?.payload).toMatchObject({ uploadId: ALICE_OTHER });
+  });
+
+  it('reads only a few uploads at a time for one socket, so a flood from it cannot hold up the others', async () => {
+    await server.close();
+    await start(1000);
+    const held: (() => void)[] = [];
+    let aliceReading = 0;
+    let aliceMost = 0;
+    uploads.beforeAnswer = async (_call, ownerId) => {
+      if (ownerId !== 'alice') return;
+      aliceReading += 1;
+      aliceMost = Math.max(aliceMost, aliceReading);
+      await new Promise<void>((resolve) => held.push(resolve));
+      aliceReading -= 1;
+    };
+    const alice = await client('alice');
+    const bob = await client('bob');
+
+    const flood = Promise.all(Array.from({ length: 100 }, (_, i) => subscribe(alice, { uploadId: `0190c000-0000-7000-8000-${String(i).padStart(12, '0')}` })));
+    await waitFor(() => held.length > 0);
+    // Bob is answered while every read of alice's is still held.
+    await expect(subscribe(bob, { uploadId: BOB_UPLOAD })).resolves.toMatchObject({ ok: true });
+    const release = setInterval(() => held.splice(0).forEach((resolve) => resolve()), 1);
+    try {
+      expect(await flood).toEqual(Array.from({ length: 100 }, () => ({ ok: false, error: { type: 'not-found' } })));
+    } finally {
+      clearInterval(release);
+    }
+    expect(aliceMost).toBe(MAX_READS_IN_FLIGHT_PER_SOCKET);
   });
 
   it('answers service-unavailable when the upload cannot be read, and does not join', async () => {

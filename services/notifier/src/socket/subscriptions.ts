@@ -2,6 +2,7 @@ import { ERROR_CODES, isDomainError, isUuid, type GetUpload } from '@tessera/dom
 import { z } from 'zod';
 import type { Logger } from '../logger';
 import { roomOf, type AckError, type NotifierSocket, type SubscribeAck, type UnsubscribeAck } from './protocol';
+import { ConcurrencyLimit } from './concurrency-limit';
 import { SerialByKey } from './serial-by-key';
 
 export interface SubscriptionDeps {
@@ -9,6 +10,13 @@ export interface SubscriptionDeps {
   maxSubscriptionsPerSocket: number;
   logger: Logger;
 }
+
+/**
+ * Upload reads one socket may have in flight; its other subscribes wait their turn. Without
+ * it one client flooding subscribes holds up to `maxSubscriptionsPerSocket` reads at once,
+ * queueing every other client's behind them for the database pool (a second or more).
+ */
+export const MAX_READS_IN_FLIGHT_PER_SOCKET = 4;
 
 const uploadRefSchema = z.object({
   uploadId: z
@@ -26,6 +34,9 @@ export function handleSubscriptions(socket: NotifierSocket, deps: SubscriptionDe
   // A subscribe and an unsubscribe of one upload must not interleave, or the socket
   // could end up in a room its client believes it left.
   const serial = new SerialByKey();
+  const reads = new ConcurrencyLimit(MAX_READS_IN_FLIGHT_PER_SOCKET);
+  // A socket that left while its reads waited their turn needs neither the reads nor an answer.
+  const read = (uploadId: string) => reads.run(() => (socket.disconnected ? Promise.resolve(null) : deps.getUpload.execute(ownerId, uploadId)));
 
   const subscribe = async (uploadId: string): Promise<SubscribeAck | null> => {
     const wasSubscribed = subscribed.has(uploadId);
@@ -40,13 +51,14 @@ export function handleSubscriptions(socket: NotifierSocket, deps: SubscriptionDe
       if (!wasSubscribed) {
         // Ownership is checked before joining, so not one event of a stranger's upload
         // is ever sent to this socket.
-        await deps.getUpload.execute(ownerId, uploadId);
-        if (socket.disconnected) return null;
+        const visible = await read(uploadId);
+        if (!visible || socket.disconnected) return null;
         await socket.join(roomOf(uploadId));
       }
       // Read after joining: any event newer than this snapshot is already on its way to
       // the socket, and the client drops the older ones by `seq`.
-      return { ok: true, upload: await deps.getUpload.execute(ownerId, uploadId) };
+      const upload = await read(uploadId);
+      return upload ? { ok: true, upload } : null;
     } catch (error) {
       subscribed.delete(uploadId);
       await socket.leave(roomOf(uploadId));
