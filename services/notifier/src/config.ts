@@ -20,6 +20,10 @@ const notifierEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend({
     }),
   /** Uploads one socket may watch at once; bounds the rooms a single client can hold. */
   MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Sockets one notifier process holds at most; more are refused with too-many-connections. */
+  MAX_SOCKETS: z.coerce.number().int().min(1).default(10_000),
+  /** Sockets one owner may hold at once, per notifier process. */
+  MAX_SOCKETS_PER_OWNER: z.coerce.number().int().min(1).default(100),
 });
 
 export type NotifierConfig = Readonly<
@@ -29,6 +33,7 @@ export type NotifierConfig = Readonly<
     auth: AuthConfig;
     corsOrigin: '*' | readonly string[];
     maxSubscriptionsPerSocket: number;
+    connectionLimits: { maxSockets: number; maxSocketsPerOwner: number };
   }
 >;
 
@@ -42,5 +47,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: toAuthConfig(e),
     corsOrigin: e.CORS_ORIGIN === '*' ? '*' : Object.freeze([...e.CORS_ORIGIN]),
     maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
+    connectionLimits: { maxSockets: e.MAX_SOCKETS, maxSocketsPerOwner: e.MAX_SOCKETS_PER_OWNER },
   });
 }

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     logger,
     corsOrigin: config.corsOrigin,
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
+    connectionLimits: config.connectionLimits,
   });
   await new Promise<void>((resolve, reject) => {
     server.httpServer.once('error', reject);

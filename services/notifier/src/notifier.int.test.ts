@@ -75,7 +75,7 @@ describe('notifier (real PostgreSQL and Redis)', () => {
     const config = loadConfig({ DATABASE_URL, REDIS_URL, REDIS_PREFIX, AUTH_JWT_SECRET: SECRET, LOG_LEVEL: 'silent' });
     const logger = pino({ level: 'silent' });
     container = await buildContainer(config, logger);
-    server = await startNotifierServer({ ...container, logger, corsOrigin: config.corsOrigin, maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket });
+    server = await startNotifierServer({ ...container, logger, corsOrigin: config.corsOrigin, maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket, connectionLimits: config.connectionLimits });
     await listen(server.httpServer);
     url = urlOf(server.httpServer);
   }, 60_000);

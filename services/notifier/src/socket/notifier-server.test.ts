@@ -69,7 +69,7 @@ describe('notifier socket server', () => {
   };
   const subscribe = (socket: ClientSocket, ...args: unknown[]) => socket.timeout(2000).emitWithAck('subscribe', ...args);
 
-  const start = async (maxSubscriptionsPerSocket = 2) => {
+  const start = async (maxSubscriptionsPerSocket = 2, connectionLimits = { maxSockets: 100, maxSocketsPerOwner: 10 }) => {
     server = await startNotifierServer({
       getUpload: uploads,
       tokens,
@@ -83,6 +83,7 @@ describe('notifier socket server', () => {
       logger: pino({ level: 'silent' }),
       corsOrigin: '*',
       maxSubscriptionsPerSocket,
+      connectionLimits,
     });
     await listen(server.httpServer);
     url = urlOf(server.httpServer);
@@ -112,6 +113,22 @@ describe('notifier socket server', () => {
       message: 'unauthorized',
       data: { type: 'unauthorized', detail: expect.stringContaining('not valid') },
     });
+  });
+
+  it("refuses sockets past an owner's limit and the server's, and takes them again once others leave", async () => {
+    await server.close();
+    await start(2, { maxSockets: 3, maxSocketsPerOwner: 2 });
+    const [first] = [await client('alice'), await client('alice')];
+    await expect(connect(url, { token: 'token-of:alice' })).rejects.toMatchObject({
+      message: 'too-many-connections',
+      data: { type: 'too-many-connections', detail: expect.stringContaining('sockets') },
+    });
+    await client('bob');
+    await expect(connect(url, { token: 'token-of:carol' })).rejects.toMatchObject({ message: 'too-many-connections' });
+
+    first!.close();
+    await waitFor(() => server.io.engine.clientsCount === 2);
+    await expect(client('alice')).resolves.toBeDefined();
   });
 
   it('joins the room before reading the snapshot, so an event published meanwhile arrives', async () => {

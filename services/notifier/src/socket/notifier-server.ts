@@ -2,6 +2,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { EventSubscriber, TokenVerifier } from '@tessera/domain';
 import { Server } from 'socket.io';
 import type { Logger } from '../logger';
+import { limitConnections, type ConnectionLimits } from './connection-limits';
 import { authenticate } from './handshake-auth';
 import { healthRoutes, type ReadinessChecks } from './health';
 import type { NotifierIo } from './protocol';
@@ -16,6 +17,7 @@ export interface NotifierServerDeps {
   logger: Logger;
   corsOrigin: '*' | readonly string[];
   maxSubscriptionsPerSocket: number;
+  connectionLimits: ConnectionLimits;
 }
 
 export interface NotifierServer {
@@ -38,6 +40,7 @@ export async function startNotifierServer(deps: NotifierServerDeps): Promise<Not
     cors: { origin: deps.corsOrigin === '*' ? '*' : [...deps.corsOrigin] },
   });
   io.use(authenticate(deps.tokens, deps.logger));
+  io.use(limitConnections(deps.connectionLimits));
   io.on('connection', (socket) => handleSubscriptions(socket, deps));
   const stopRelay = await relayEvents(io, deps.events);
 
