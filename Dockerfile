@@ -41,6 +41,8 @@ COPY services/chunk-worker/package.json services/chunk-worker/
 COPY services/notifier/package.json services/notifier/
 COPY tests/e2e/package.json tests/e2e/
 COPY tests/bench/package.json tests/bench/
+COPY tests/fuzz/package.json tests/fuzz/
+COPY tests/faults/package.json tests/faults/
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY . .
 # Only the shipped packages (and the libs they depend on): the e2e tests are not in the image.
@@ -61,6 +63,8 @@ COPY services/chunk-worker/package.json services/chunk-worker/
 COPY services/notifier/package.json services/notifier/
 COPY tests/e2e/package.json tests/e2e/
 COPY tests/bench/package.json tests/bench/
+COPY tests/fuzz/package.json tests/fuzz/
+COPY tests/faults/package.json tests/faults/
 # --omit=dev drops turbo, typescript, jest... (turbo's binary is an optional dependency of
 # a dev dependency: never needed here, we only run node). --ignore-scripts: the only
 # runtime package with an install script (msgpackr-extract, optional) ships prebuilt

@@ -5,3 +5,4 @@ export * from './queue';
 export * from './redis';
 export * from './system';
 export * from './auth';
+export * from './errors';

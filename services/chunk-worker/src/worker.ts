@@ -22,9 +22,13 @@ export async function startWorker(config: WorkerConfig, container: WorkerContain
   // blocking fetch). Commands wait through reconnects, which BullMQ Workers require.
   const connection = redisConnection(config.redisUrl, { connectionName: `${config.redisPrefix}:worker` });
   const common = { connection, prefix: config.redisPrefix };
+  // A job whose worker died runs again within seconds (the lock is renewed every half
+  // lockDuration while its worker lives), and as often as workers die: jobs are idempotent,
+  // so a job killed twice must run a third time, not fail and strand its chunk.
+  const recovery = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1_000 };
   const workers = [
-    new Worker(QUEUES.chunks, storeChunkProcessor(container.storeChunk, logger), { ...common, concurrency: config.workerConcurrency }),
-    new Worker(QUEUES.finalize, finalizeProcessor(container.finalizeUpload, logger), { ...common, concurrency: config.finalizeConcurrency }),
+    new Worker(QUEUES.chunks, storeChunkProcessor(container.storeChunk, logger), { ...common, ...recovery, concurrency: config.workerConcurrency }),
+    new Worker(QUEUES.finalize, finalizeProcessor(container.finalizeUpload, logger), { ...common, ...recovery, concurrency: config.finalizeConcurrency }),
     new Worker(QUEUES.sweep, sweepProcessor(container.sweepUploads, logger), { ...common, concurrency: 1 }),
   ];
   for (const worker of workers) {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '@tessera/domain';
 import { createApp } from './app';
-import { createHttpServer } from './http-server';
+import { closeGracefully, createHttpServer } from './http-server';
 import { loadConfig } from './config';
 import { buildContainer } from './container';
 import { createLogger } from './logger';
@@ -26,9 +26,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    server.close();
-    server.closeIdleConnections();
-    await once(server, 'close').catch(() => undefined);
+    // PostgreSQL and Redis stay open until the last request is answered: those in flight need them.
+    await closeGracefully(server);
     await container.close();
     logger.info('gateway stopped');
     process.exit(0);

@@ -1,19 +1,23 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { StagingLostError, storeChunkJobSchema, type StoreChunk, type StoreChunkResult } from '@tessera/domain';
 import type { Logger } from '../logger';
 import { attemptInfo, retryNote, type AttemptInfo } from './attempts';
 import { parseJobData } from './job-data';
+import { OUTAGE_RETRY_MS, postponedDuringOutages } from './postpone';
 
 /** The `chunks` queue's processor: one staged chunk → `StoreChunk`. */
-export function storeChunkProcessor(storeChunk: StoreChunk, logger: Logger): (job: Job) => Promise<StoreChunkResult> {
-  return async (job) => {
+export function storeChunkProcessor(storeChunk: StoreChunk, logger: Logger): (job: Job, token?: string) => Promise<StoreChunkResult> {
+  return async (job, token) => {
     const data = parseJobData(storeChunkJobSchema, job, logger);
     const attempt = attemptInfo(job);
     const log = logger.child({ jobId: job.id, uploadId: data.uploadId, index: data.index });
     let result: StoreChunkResult;
     try {
-      result = await storeChunk.execute(data, { finalAttempt: attempt.final });
+      result = await postponedDuringOutages(job, token, () => storeChunk.execute(data, { finalAttempt: attempt.final }), (error) =>
+        log.warn({ err: error, retryInMs: OUTAGE_RETRY_MS }, 'PostgreSQL or Redis is unreachable; the chunk job waits and tries again without using up an attempt'),
+      );
     } catch (error) {
+      if (error instanceof DelayedError) throw error;
       logFailure(log, error, attempt);
       throw error;
     }

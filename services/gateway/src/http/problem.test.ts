@@ -9,6 +9,8 @@ describe('toProblem', () => {
     ['a transaction that lost a deadlock', withCode('deadlock detected', '40P01', 'DeadlockException')],
     ['a serialization failure', withCode('could not serialize access', '40001')],
     ['Redis giving up on a command', Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })],
+    ['a connection lost under a query', new Error('Client has encountered a connection error and is not queryable')],
+    ['a transaction whose connection died', Object.assign(new Error('commit - Transaction query already complete, run with DEBUG=knex:tx for more info'), { name: 'DriverException' })],
     ['an exhausted connection pool', Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' })],
   ])('answers %s with 503 and Retry-After, not as a bug', (_what, error) => {
     const { problem, headers, internal } = toProblem(error);

@@ -1,4 +1,5 @@
 import { ERROR_CODES, isDomainError, ServiceUnavailableError, type ErrorCode } from '@tessera/domain';
+import { isDependencyUnavailable } from '@tessera/adapters';
 import type { Response } from 'express';
 
 /** Problem types only HTTP knows about. */
@@ -7,6 +8,8 @@ export const HTTP_PROBLEMS = {
   RANGE_NOT_SATISFIABLE: 'range-not-satisfiable',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported-media-type',
   RATE_LIMITED: 'rate-limited',
+  EXPECTATION_FAILED: 'expectation-failed',
+  HEADERS_TOO_LARGE: 'headers-too-large',
   INTERNAL: 'internal-error',
 } as const;
 
@@ -32,6 +35,8 @@ const PROBLEMS: Record<ProblemType, { status: number; title: string }> = {
   [HTTP_PROBLEMS.RANGE_NOT_SATISFIABLE]: { status: 416, title: 'Range not satisfiable' },
   [HTTP_PROBLEMS.UNSUPPORTED_MEDIA_TYPE]: { status: 415, title: 'Unsupported media type' },
   [HTTP_PROBLEMS.RATE_LIMITED]: { status: 429, title: 'Too many requests' },
+  [HTTP_PROBLEMS.EXPECTATION_FAILED]: { status: 417, title: 'Expectation failed' },
+  [HTTP_PROBLEMS.HEADERS_TOO_LARGE]: { status: 431, title: 'Request headers too large' },
   [HTTP_PROBLEMS.INTERNAL]: { status: 500, title: 'Internal error' },
 };
 
@@ -54,20 +59,6 @@ export interface Problem {
   status: number;
   detail: string;
   [extra: string]: unknown;
-}
-
-// Error codes of dependencies that mean "try again shortly", not "bug": network failures,
-// PostgreSQL shutting down or out of connections (57P01, 57P03, 53300), and a transaction
-// that lost a deadlock or a serialization race (40P01, 40001), which a retry wins.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P03', '53300', '40P01', '40001']);
-const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'DeadlockException', 'LockWaitTimeoutException', 'ConnectionException', 'KnexTimeoutError']);
-
-function isUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-  if (UNAVAILABLE_NAMES.has(error.name)) return true;
-  return /Connection is closed|connect ECONNREFUSED|Connection terminated|Timeout acquiring a connection/i.test(error.message);
 }
 
 /** The client closed the connection or cut its body short: its fault, and nobody is listening. */
@@ -94,7 +85,7 @@ export function toProblem(error: unknown): { problem: Problem; headers: Record<s
   if (isClientGone(error)) {
     return toProblem(new HttpProblem(ERROR_CODES.CHUNK_INCOMPLETE, 'The request body ended before all its bytes arrived; nothing of it was kept.'));
   }
-  if (isUnavailable(error)) {
+  if (isDependencyUnavailable(error)) {
     const unavailable = new ServiceUnavailableError('A storage dependency (PostgreSQL, Redis or the blob store)');
     return toProblem(unavailable);
   }

@@ -1,0 +1,1 @@
+export { isDependencyUnavailable } from './dependency-unavailable';
