@@ -23,7 +23,7 @@ describe(loadConfig.name, () => {
       redisPrefix: 'tessera',
       blobDir: './data/blobs',
       shutdownTimeoutMs: 10_000,
-      workerConcurrency: 4,
+      workerConcurrency: 8,
       finalizeConcurrency: 2,
       sweepIntervalMs: 60_000,
       sweepBlobGraceMs: 3_600_000,
@@ -40,7 +40,7 @@ describe(loadConfig.name, () => {
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadConfig({ WORKER_CONCURRENCY: '' }).workerConcurrency).toBe(4);
+    expect(loadConfig({ WORKER_CONCURRENCY: '' }).workerConcurrency).toBe(8);
   });
 
   it('lists every bad variable in one error', () => {

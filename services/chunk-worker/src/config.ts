@@ -2,8 +2,11 @@ import { commonEnvSchema, jobEnvSchema, parseEnv, toCommonConfig, toJobConfig, t
 import { z } from 'zod';
 
 const workerEnvSchema = commonEnvSchema.extend(jobEnvSchema.shape).extend({
-  /** Chunk jobs one process runs at once (each streams one staged chunk: memory stays small). */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  /**
+   * Chunk jobs one process runs at once. A job waits on the disk and PostgreSQL, not the CPU
+   * (the gateway hashed the bytes), so a few more than cores keeps the queue short.
+   */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   /** Finalize jobs one process runs at once (each reads a whole upload from the blob store). */
   FINALIZE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** Period of the sweep (expires abandoned uploads, removes unused staging and unrecorded blobs), ms. */
