@@ -1,7 +1,9 @@
 import type { Stack } from '../../../e2e/src/support/stack';
 import { SERVICE_NAMES, type ServiceName } from '../../../e2e/src/support/stack';
 import { Api, type Exchange } from './api';
-import { eventually } from './processes';
+import { eventually, sleep } from './processes';
+import { CLEAN, type Scenario } from './scenario';
+import { KiB, MiB, TestFile } from './test-file';
 
 /** Readiness of the services with an HTTP port. */
 export async function readiness(stack: Stack): Promise<{ gateway: number; notifier: number }> {
@@ -67,3 +69,46 @@ export function outageAnswerProblems(exchanges: Exchange[]): string[] {
   });
 }
 
+
+/**
+ * The shared outage scenario: uploads in flight (paced, so the outage falls mid-way) and a
+ * burst of small chunks (some requests mid-transaction when it begins), then `stop` the
+ * dependency for `outageMs`. Checks that /readyz goes 503, that requests meanwhile answer
+ * 503 + Retry-After promptly, that /readyz comes back by itself after `start`, and that
+ * every upload then completes cleanly with no service restarted.
+ */
+export async function uploadsSurviveOutage(
+  s: Scenario,
+  dependency: { name: string; label: string; stop: () => Promise<void>; start: () => Promise<void>; outageMs: number },
+): Promise<void> {
+  const sent = await Promise.all(Array.from({ length: 4 }, (_, i) => s.create(TestFile.random(`${dependency.label}-${i}.bin`, 4 * MiB, 256 * KiB))));
+  const probe = await s.create(TestFile.random('probe.bin', 64 * KiB, 64 * KiB));
+  const burstUpload = await s.create(TestFile.random('burst.bin', 16 * MiB, 64 * KiB));
+  const before = pids(s.stack);
+
+  const sending = Promise.all(sent.map((upload) => s.sendAll(upload, { parallel: 1, paceMs: 250 })));
+  await sleep(1000);
+  const burst = s.sendAll(burstUpload, { parallel: 8 });
+  await dependency.stop();
+  const down = Date.now();
+
+  const unreadyAfterMs = await readyzBecomes(s.stack, 503, 10_000);
+  const answers = await probeDuringOutage(s.api, probe.id, 0, probe.file.chunk(0));
+  expect(outageAnswerProblems(answers)).toEqual([]);
+  expect(answers.find((e) => e.method === 'PUT')).toMatchObject({ status: 503, type: 'service-unavailable' });
+  // Answered promptly: a client is told to come back, not left waiting.
+  expect(Math.max(...answers.map((e) => e.ms))).toBeLessThan(10_000);
+
+  await sleep(Math.max(0, dependency.outageMs - (Date.now() - down)));
+  await dependency.start();
+  const readyAfterMs = await readyzBecomes(s.stack, 200, 30_000);
+  console.log(`${dependency.label}-restart: /readyz 503 after ${unreadyAfterMs} ms, 200 again ${readyAfterMs} ms after ${dependency.name} came back`);
+
+  await Promise.all([sending, burst]);
+  await s.sendAll(probe);
+  await s.settle([...sent, probe, burstUpload]);
+
+  // Nothing was restarted to get here.
+  expect(pids(s.stack)).toEqual(before);
+  expect(await s.verdict([...sent, probe, burstUpload])).toEqual(CLEAN);
+}
