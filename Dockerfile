@@ -43,6 +43,8 @@ COPY tests/e2e/package.json tests/e2e/
 COPY tests/bench/package.json tests/bench/
 COPY tests/fuzz/package.json tests/fuzz/
 COPY tests/faults/package.json tests/faults/
+COPY tests/tus/package.json tests/tus/
+COPY tests/browser/package.json tests/browser/
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY . .
 # Only the shipped packages (and the libs they depend on): the e2e tests are not in the image.
@@ -65,6 +67,8 @@ COPY tests/e2e/package.json tests/e2e/
 COPY tests/bench/package.json tests/bench/
 COPY tests/fuzz/package.json tests/fuzz/
 COPY tests/faults/package.json tests/faults/
+COPY tests/tus/package.json tests/tus/
+COPY tests/browser/package.json tests/browser/
 # --omit=dev drops turbo, typescript, jest... (turbo's binary is an optional dependency of
 # a dev dependency: never needed here, we only run node). --ignore-scripts: the only
 # runtime package with an install script (msgpackr-extract, optional) ships prebuilt

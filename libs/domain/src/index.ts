@@ -14,6 +14,11 @@ export {
   UploadNotCompletedError,
   UnauthorizedError,
   ServiceUnavailableError,
+  OffsetMismatchError,
+  UploadLockedError,
+  ChecksumMismatchError,
+  ChecksumAlgorithmUnsupportedError,
+  FinalUploadNotWritableError,
   type ValidationIssue,
 } from './shared/errors';
 export { isUuid, EMPTY_SHA256 } from './shared/ids';
@@ -63,3 +68,10 @@ export { GetUpload, ListUploads } from './use-cases/query-uploads.use-case';
 export { AbortUpload } from './use-cases/abort-upload.use-case';
 export { SweepUploads, type SweepReport, type SweepSettings } from './use-cases/sweep-uploads.use-case';
 export { ReadContent, type Content } from './use-cases/read-content.use-case';
+
+export { ConcatenateFinals } from './tus/concatenate-finals.use-case';
+export { CreateTusUpload, type CreateTusUploadInput, type TusConcatRequest } from './tus/create-tus-upload.use-case';
+export { TusStatus, durableOffset, type TusStatusView } from './tus/tus-status.use-case';
+export { WriteTusBytes, type WriteTusBytesInput, type TusWriteResult } from './tus/write-tus-bytes.use-case';
+export { parseTusMetadata, type TusMetadata } from './tus/tus-metadata';
+export { TUS_CHECKSUM_ALGORITHMS, type TusChecksumAlgorithm, type TusSettings } from './tus/tus-settings';

@@ -4,12 +4,13 @@ import {
   explainDatabaseError,
   FsBlobStore,
   initOrm,
+  MikroOrmTusRepository,
   MikroOrmUploadRepository,
   redisConnection,
   RedisProgressPublisher,
   SystemClock,
 } from '@tessera/adapters';
-import { FinalizeUpload, StoreChunk, SweepUploads } from '@tessera/domain';
+import { ConcatenateFinals, FinalizeUpload, StoreChunk, SweepUploads } from '@tessera/domain';
 import type { WorkerConfig } from './config';
 import type { Logger } from './logger';
 
@@ -48,7 +49,8 @@ export async function buildContainer(config: WorkerConfig, logger: Logger): Prom
   redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection of the event publisher failed; reconnecting (events meanwhile are lost, snapshots heal clients)'));
   const publisher = new RedisProgressPublisher(redis, eventChannel(config.redisPrefix));
   const clock = new SystemClock();
-  const finalizeUpload = new FinalizeUpload(repo, blobs, publisher, clock);
+  const concatenate = new ConcatenateFinals(new MikroOrmTusRepository(orm), queue, clock);
+  const finalizeUpload = new FinalizeUpload(repo, blobs, publisher, clock, (upload) => concatenate.partCompleted(upload));
 
   return {
     storeChunk: new StoreChunk(repo, blobs, queue, publisher, clock, finalizeUpload),

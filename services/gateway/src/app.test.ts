@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FinalizeUpload, StoreChunk, UnauthorizedError, type TokenVerifier } from '@tessera/domain';
-import { FixedClock, InMemoryBlobStore, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '@tessera/domain/testing';
+import { FixedClock, InMemoryBlobStore, InMemoryTusRepository, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '@tessera/domain/testing';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from './app';
@@ -27,13 +27,13 @@ function setup(repo = new InMemoryUploadRepository()) {
   const publisher = new RecordingPublisher();
   const clock = new FixedClock();
   const ids = new SequentialIds();
-  const settings = { maxUploadBytes: 100 * 1024 ** 3, defaultChunkSize: 64 * KiB, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000 };
+  const settings = { maxUploadBytes: 100 * 1024 ** 3, defaultChunkSize: 64 * KiB, uploadTtlMs: 3_600_000, chunkClaimLeaseMs: 60_000, lockLeaseMs: 10_000 };
   const app = createApp({
     logger: pino({ level: 'silent' }),
     verifier,
     limits: { maxUploadBytes: settings.maxUploadBytes, maxChunkBytes: 64 * 1024 * KiB },
     readiness: { postgres: () => repo.ping(), blobStore: () => blobs.ping() },
-    useCases: gatewayUseCases({ repo, blobs, queue, publisher, ids, clock }, settings),
+    useCases: gatewayUseCases({ repo, tus: new InMemoryTusRepository(repo), blobs, queue, publisher, ids, clock }, settings),
   });
   const finalize = new FinalizeUpload(repo, blobs, publisher, clock);
   const store = new StoreChunk(repo, blobs, queue, publisher, clock, finalize);

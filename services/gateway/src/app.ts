@@ -1,4 +1,4 @@
-import type { AbortUpload, AcceptChunk, CreateUpload, GetUpload, ListUploads, ReadContent, ReceiveFileStream, TokenVerifier } from '@tessera/domain';
+import type { AbortUpload, AcceptChunk, CreateTusUpload, CreateUpload, GetUpload, ListUploads, ReadContent, ReceiveFileStream, TokenVerifier, TusStatus, WriteTusBytes } from '@tessera/domain';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from './logger';
@@ -11,6 +11,7 @@ import { contentRouter } from './http/routes/content.routes';
 import { formUploadRouter } from './http/routes/form-upload.routes';
 import { healthRouter, type ReadinessChecks } from './http/routes/health.routes';
 import { uploadsRouter } from './http/routes/uploads.routes';
+import { tusRouter } from './http/tus/tus.routes';
 
 export interface GatewayUseCases {
   createUpload: CreateUpload;
@@ -20,6 +21,9 @@ export interface GatewayUseCases {
   abortUpload: AbortUpload;
   readContent: ReadContent;
   receiveFileStream: ReceiveFileStream;
+  createTusUpload: CreateTusUpload;
+  writeTusBytes: WriteTusBytes;
+  tusStatus: TusStatus;
 }
 
 export interface AppDeps {
@@ -30,6 +34,8 @@ export interface AppDeps {
   limits: { maxUploadBytes: number; maxChunkBytes: number; rateLimit?: RateLimit };
   /** Origins whose browser scripts may call the API (`*`: any); none by default. */
   corsOrigins?: readonly string[];
+  /** Base of the upload URLs handed to tus clients; by default the request's own scheme and host. */
+  publicUrl?: string | null;
 }
 
 /** The gateway's HTTP application, without `listen`, so tests can drive it directly. */
@@ -62,6 +68,18 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use('/upload', auth, formUploadRouter(useCases.receiveFileStream, deps.limits.maxUploadBytes));
+  app.use(
+    '/files',
+    tusRouter({
+      createTusUpload: useCases.createTusUpload,
+      writeTusBytes: useCases.writeTusBytes,
+      tusStatus: useCases.tusStatus,
+      abortUpload: useCases.abortUpload,
+      maxUploadBytes: deps.limits.maxUploadBytes,
+      publicUrl: deps.publicUrl ?? null,
+      auth,
+    }),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -20,6 +20,13 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
   RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(500),
   /** Requests one owner may send in a burst after being idle, per gateway process. */
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(5000),
+  /** A tus upload that sent nothing for this long may be taken over by another PATCH (a crashed gateway's lock lapses), ms. */
+  TUS_LOCK_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
+  /** Scheme, host and port clients reach the gateway at (behind a proxy), for tus Location URLs; default: taken from each request. */
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .regex(/^[^/]+\/\/[^/]+$/, 'scheme://host[:port], without a path')
+    .optional(),
   /** Comma-separated origins whose browser scripts may call the API, or `*`; empty: same origin only. */
   CORS_ORIGIN: z
     .string()
@@ -41,6 +48,8 @@ export type GatewayConfig = Readonly<
     bodyIdleTimeoutMs: number;
     rateLimit: { perSecond: number; burst: number };
     corsOrigins: readonly string[];
+    tusLockLeaseMs: number;
+    publicUrl: string | null;
   }
 >;
 
@@ -61,5 +70,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_MS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     corsOrigins: e.CORS_ORIGIN,
+    tusLockLeaseMs: e.TUS_LOCK_LEASE_MS,
+    publicUrl: e.PUBLIC_URL ?? null,
   });
 }

@@ -4,13 +4,14 @@ import {
   FsBlobStore,
   initOrm,
   JoseTokenVerifier,
+  MikroOrmTusRepository,
   MikroOrmUploadRepository,
   redisConnection,
   RedisProgressPublisher,
   SystemClock,
   UuidV7Ids,
 } from '@tessera/adapters';
-import { MAX_CHUNK_SIZE, type UploadSettings } from '@tessera/domain';
+import { MAX_CHUNK_SIZE, type TusSettings } from '@tessera/domain';
 import type { AppDeps } from './app';
 import type { GatewayConfig } from './config';
 import type { Logger } from './logger';
@@ -39,13 +40,14 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
   const publisher = new RedisProgressPublisher(redis, eventChannel(config.redisPrefix));
   const ids = new UuidV7Ids();
   const clock = new SystemClock();
-  const settings: UploadSettings = {
+  const settings: TusSettings = {
     maxUploadBytes: config.maxUploadBytes,
     defaultChunkSize: config.defaultChunkSize,
     uploadTtlMs: config.uploadTtlMs,
     chunkClaimLeaseMs: config.chunkClaimLeaseMs,
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
     bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+    lockLeaseMs: config.tusLockLeaseMs,
   };
 
   return {
@@ -53,7 +55,8 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
     verifier: new JoseTokenVerifier(config.auth),
     limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE, rateLimit: config.rateLimit },
     corsOrigins: config.corsOrigins,
-    useCases: gatewayUseCases({ repo, blobs, queue, publisher, ids, clock }, settings),
+    publicUrl: config.publicUrl,
+    useCases: gatewayUseCases({ repo, tus: new MikroOrmTusRepository(orm), blobs, queue, publisher, ids, clock }, settings),
     readiness: {
       postgres: () => repo.ping(),
       redis: async () => {

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, type AddressInfo } from 'node:net';
 import { UnauthorizedError, type TokenVerifier } from '@tessera/domain';
-import { FixedClock, InMemoryBlobStore, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '@tessera/domain/testing';
+import { FixedClock, InMemoryBlobStore, InMemoryTusRepository, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '@tessera/domain/testing';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp, type AppDeps } from './app';
@@ -28,6 +28,7 @@ function appWith(options: Options = {}, blobs = new InMemoryBlobStore()) {
     defaultChunkSize: 64 * KiB,
     uploadTtlMs: 3_600_000,
     chunkClaimLeaseMs: 60_000,
+    lockLeaseMs: 10_000,
     ...(options.maxUnfinishedPerOwner ? { maxUnfinishedPerOwner: options.maxUnfinishedPerOwner } : {}),
     ...(options.bodyIdleTimeoutMs ? { bodyIdleTimeoutMs: options.bodyIdleTimeoutMs } : {}),
   };
@@ -37,7 +38,7 @@ function appWith(options: Options = {}, blobs = new InMemoryBlobStore()) {
     verifier,
     limits: { maxUploadBytes: settings.maxUploadBytes, maxChunkBytes: 64 * 1024 * KiB, ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}) },
     readiness: { postgres: () => repo.ping() },
-    useCases: gatewayUseCases({ repo, blobs, queue: new RecordingChunkQueue(), publisher: new RecordingPublisher(), ids: new SequentialIds(), clock }, settings),
+    useCases: gatewayUseCases({ repo, tus: new InMemoryTusRepository(repo), blobs, queue: new RecordingChunkQueue(), publisher: new RecordingPublisher(), ids: new SequentialIds(), clock }, settings),
     ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
   });
 }

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { isUuid, type BlobStore, type ByteRange, type StageOptions, type StagedBytes, type StagingKey } from '@tessera/domain';
+import { isUuid, type BlobStore, type ByteRange, type PartialChunk, type PartialKey, type StageOptions, type StagedBytes, type StagingKey } from '@tessera/domain';
 import { DurableFileSink } from './durable-file-sink';
+import { FsPartialChunk } from './fs-partial-chunk';
 import { copyWithLimits } from './limited-copy';
 
 const MiB = 1024 * 1024;
@@ -45,7 +46,8 @@ async function ensureDir(path: string): Promise<void> {
 
 /**
  * BlobStore on a local or shared (ReadWriteMany) filesystem. Layout under `rootDir`:
- * `staging/<uploadId>/<index>-<token>` for staged attempts and `blobs/sha256/<aa>/<bb>/<hash>`
+ * `staging/<uploadId>/<index>-<token>` for staged attempts, `staging/<uploadId>/<index>.partial`
+ * for a chunk still being filled by several requests, and `blobs/sha256/<aa>/<bb>/<hash>`
  * for committed content. Every path segment is validated before a path is built.
  * The folder must support hard links: a commit links the staged file, it never copies it.
  */
@@ -136,6 +138,17 @@ export class FsBlobStore implements BlobStore {
     await unlinkIfPresent(this.stagedPath(key));
   }
 
+  /** `staging/<uploadId>/<index>.partial`, beside the upload's staged attempts. */
+  async openPartial(key: PartialKey, length: number): Promise<PartialChunk | null> {
+    const path = this.partialPath(key);
+    if (length === 0) await ensureDir(dirname(path));
+    return FsPartialChunk.open(path, length, () => syncDir(dirname(path)), (target) => this.stagedPath(target));
+  }
+
+  async deletePartial(key: PartialKey): Promise<void> {
+    await unlinkIfPresent(this.partialPath(key));
+  }
+
   async deleteStagingOf(uploadId: string): Promise<void> {
     // A chunk still being staged can add an entry mid-removal (ENOTEMPTY): rm retries that.
     await rm(this.stagingDir(uploadId), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
@@ -215,6 +228,11 @@ export class FsBlobStore implements BlobStore {
     if (!Number.isSafeInteger(key.index) || key.index < 0) throw new TypeError('Refusing to build a staging path: index is not a non-negative integer.');
     if (!TOKEN.test(key.token)) throw new TypeError('Refusing to build a staging path: token must be 1..64 characters of [A-Za-z0-9_-].');
     return join(this.stagingDir(key.uploadId), `${key.index}-${key.token}`);
+  }
+
+  private partialPath(key: PartialKey): string {
+    if (!Number.isSafeInteger(key.index) || key.index < 0) throw new TypeError('Refusing to build a partial path: index is not a non-negative integer.');
+    return join(this.stagingDir(key.uploadId), `${key.index}.partial`);
   }
 
   private blobPath(sha256: string): string {

@@ -128,5 +128,35 @@ export const BlobSchema = new EntitySchema<BlobRecord>({
   checks: [{ name: 'blobs_ref_count_check', expression: 'ref_count >= 0' }],
 });
 
+export interface TusUploadRecord {
+  upload: UploadRecord;
+  concat: string;
+  parts: string[];
+  metadataHeader: string | null;
+  partialIndex: number;
+  partialBytes: number;
+  lockToken: string | null;
+  lockedAt: Date | null;
+}
+
+export const TusUploadSchema = new EntitySchema<TusUploadRecord>({
+  name: 'TusUpload',
+  tableName: 'tus_uploads',
+  properties: {
+    upload: { kind: '1:1', entity: () => UploadSchema, primary: true, owner: true, fieldName: 'upload_id', deleteRule: 'cascade', updateRule: 'cascade' },
+    concat: { enum: true, items: () => ['none', 'partial', 'final'] },
+    parts: { type: 'json' },
+    metadataHeader: { type: 'text', nullable: true },
+    partialIndex: { type: 'integer' },
+    partialBytes: { type: bigint() },
+    lockToken: { type: 'text', nullable: true },
+    lockedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+  },
+  indexes: [
+    { name: 'tus_uploads_parts_idx', expression: `create index "tus_uploads_parts_idx" on "tus_uploads" using gin ("parts") where concat = 'final'` },
+  ],
+  checks: [{ name: 'tus_uploads_partial_check', expression: 'partial_index >= 0 and partial_bytes >= 0' }],
+});
+
 /** Every entity of the Tessera schema, for `MikroORM.init({ entities })`. */
-export const ENTITIES = [UploadSchema, ChunkSchema, BlobSchema];
+export const ENTITIES = [UploadSchema, ChunkSchema, BlobSchema, TusUploadSchema];

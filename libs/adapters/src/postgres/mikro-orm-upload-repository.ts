@@ -23,25 +23,9 @@ import {
 import { decodeListCursor, encodeListCursor } from './list-cursor';
 import type { TesseraOrm } from './orm';
 import { MISSING_SQL, RETURNING_UPLOAD, toNumber, toUploadProps, UPLOAD_COLUMNS, type UploadRow } from './upload-rows';
+import { affected, oneUpload, rows } from './sql';
 
 type SnapshotRow = UploadRow & { missing: number[] };
-type Sql = Pick<EntityManager, 'execute'>;
-
-
-async function rows<T>(em: Sql, sql: string, params: unknown[] = []): Promise<T[]> {
-  return em.execute<T[]>(sql, params, 'all');
-}
-
-async function affected(em: Sql, sql: string, params: unknown[] = []): Promise<number> {
-  const result = await em.execute<{ affectedRows: number }>(sql, params, 'run');
-  return result.affectedRows;
-}
-
-async function oneUpload(em: Sql, sql: string, params: unknown[]): Promise<UploadProps | null> {
-  const [row] = await rows<UploadRow>(em, sql, params);
-  return row ? toUploadProps(row) : null;
-}
-
 /**
  * `UploadRepository` on PostgreSQL through MikroORM. Each call runs on its own fork of the
  * entity manager; mutations that touch several rows run in one transaction. Row locks are

@@ -22,6 +22,29 @@ export interface StagedBytes {
   sha256: string;
 }
 
+/** The bytes of one chunk that arrive over several requests (tus), before they are staged. */
+export interface PartialKey {
+  uploadId: string;
+  index: number;
+}
+
+/** A partial chunk open for appending. Writes are not durable until `sync` resolves. */
+export interface PartialChunk {
+  /** Bytes it holds so far. */
+  readonly length: number;
+  /** Appends, resolving when the store took the bytes (back-pressure). */
+  write(data: Buffer): Promise<void>;
+  /** Makes every byte written so far survive a crash. */
+  sync(): Promise<void>;
+  /**
+   * Durably stages what it holds (call `sync` first) as the attempt `key`, leaving the
+   * partial in place until `deletePartial`, and answers its size and SHA-256.
+   */
+  stageAs(key: StagingKey): Promise<StagedBytes>;
+  /** Releases the handle; what was written stays. */
+  close(): Promise<void>;
+}
+
 export interface ByteRange {
   /** First byte, inclusive. */
   start: number;
@@ -56,6 +79,16 @@ export interface BlobStore {
 
   /** Deletes one staged attempt; a missing one is not an error. */
   deleteStaged(key: StagingKey): Promise<void>;
+
+  /**
+   * Opens chunk `key`'s partial file, cut back to its first `length` bytes (anything after
+   * them was never recorded as durable). Creates it when `length` is 0. Null when it holds
+   * fewer than `length` bytes: they were lost.
+   */
+  openPartial(key: PartialKey, length: number): Promise<PartialChunk | null>;
+
+  /** Deletes a partial file; a missing one is not an error. */
+  deletePartial(key: PartialKey): Promise<void>;
 
   /** Deletes everything staged for an upload. */
   deleteStagingOf(uploadId: string): Promise<void>;

@@ -6,3 +6,4 @@ export type * from './clock.port';
 export type * from './id-generator.port';
 export type * from './token-verifier.port';
 export type * from './event-subscriber.port';
+export type * from './tus-repository.port';

@@ -17,6 +17,11 @@ export const ERROR_CODES = {
   UPLOAD_NOT_COMPLETED: 'upload-not-completed',
   UNAUTHORIZED: 'unauthorized',
   SERVICE_UNAVAILABLE: 'service-unavailable',
+  OFFSET_MISMATCH: 'offset-mismatch',
+  UPLOAD_LOCKED: 'upload-locked',
+  CHECKSUM_MISMATCH: 'checksum-mismatch',
+  CHECKSUM_ALGORITHM_UNSUPPORTED: 'checksum-algorithm-unsupported',
+  FINAL_UPLOAD_NOT_WRITABLE: 'final-upload-not-writable',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -60,8 +60,8 @@ export class ChunkIncompleteError extends DomainError {
 
 export class UploadNotReceivingError extends DomainError {
   readonly code = ERROR_CODES.UPLOAD_NOT_RECEIVING;
-  constructor(state?: string) {
-    super(state ? `The upload is ${state} and takes no more chunks.` : 'The upload takes no more chunks.', state ? { state } : undefined);
+  constructor(state?: string, message?: string) {
+    super(message ?? (state ? `The upload is ${state} and takes no more chunks.` : 'The upload takes no more chunks.'), state ? { state } : undefined);
   }
 }
 
@@ -114,5 +114,44 @@ export class ServiceUnavailableError extends DomainError {
   readonly code = ERROR_CODES.SERVICE_UNAVAILABLE;
   constructor(dependency: string, readonly retryAfterSeconds = 5) {
     super(`${dependency} is unavailable right now; retry shortly.`, { dependency });
+  }
+}
+
+/** A tus PATCH that does not start where the upload's durable bytes end. */
+export class OffsetMismatchError extends DomainError {
+  readonly code = ERROR_CODES.OFFSET_MISMATCH;
+  constructor(expected: number, actual: number) {
+    super(`The upload's offset is ${expected}, not ${actual}: ask for it with HEAD and send the bytes from there.`, { expected, actual });
+  }
+}
+
+/** Another request is writing to the same upload; one writer at a time keeps offsets exact. */
+export class UploadLockedError extends DomainError {
+  readonly code = ERROR_CODES.UPLOAD_LOCKED;
+  constructor() {
+    super('Another request is writing to this upload right now; wait for it to end (or for its lock to lapse), then HEAD and resume.');
+  }
+}
+
+/** The bytes of a request do not match the checksum the client sent with them. */
+export class ChecksumMismatchError extends DomainError {
+  readonly code = ERROR_CODES.CHECKSUM_MISMATCH;
+  constructor(algorithm: string) {
+    super(`The request's bytes do not match its ${algorithm} checksum; none of them were kept. Send them again from the same offset.`, { algorithm });
+  }
+}
+
+export class ChecksumAlgorithmUnsupportedError extends DomainError {
+  readonly code = ERROR_CODES.CHECKSUM_ALGORITHM_UNSUPPORTED;
+  constructor(algorithm: string, supported: readonly string[]) {
+    super(`Checksum algorithm "${algorithm}" is not supported; use one of ${supported.join(', ')}.`, { algorithm, supported });
+  }
+}
+
+/** A concatenated (final) upload is made of other uploads' bytes; it takes none of its own. */
+export class FinalUploadNotWritableError extends DomainError {
+  readonly code = ERROR_CODES.FINAL_UPLOAD_NOT_WRITABLE;
+  constructor() {
+    super('This upload is the concatenation of partial uploads and takes no bytes of its own; write to its partial uploads instead.');
   }
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ChunkIndexOutOfRangeError, ChunkLengthMismatchError } from '../shared/errors';
+import { ChunkIndexOutOfRangeError, ChunkLengthMismatchError, UploadNotReceivingError } from '../shared/errors';
 import { expectedChunkLength } from '../upload/chunk-math';
 import { assertReceiving } from '../upload/upload.entity';
 import type { Clock, UploadRepository } from '../ports';
@@ -31,6 +31,8 @@ export class AcceptChunk {
   /** Checks everything that can be checked before reading a byte of the body. */
   async check(input: Pick<AcceptChunkInput, 'ownerId' | 'uploadId' | 'index' | 'contentLength'>): Promise<number> {
     const upload = await findVisibleUpload(this.repo, input.ownerId, input.uploadId);
+    // A tus upload has one writer at a time, under its lock; chunks sent beside it would break its offsets.
+    if (upload.protocol === 'tus') throw new UploadNotReceivingError(undefined, `This upload was created over tus; send its bytes with PATCH /files/${upload.id}.`);
     assertReceiving(upload, this.clock.now());
     const count = upload.chunkCount ?? 0;
     if (input.index >= count) throw new ChunkIndexOutOfRangeError(input.index, count);

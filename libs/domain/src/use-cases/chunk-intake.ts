@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ChunkAlreadyReceivedError, UploadNotReceivingError } from '../shared/errors';
-import type { BlobStore, ChunkQueue, Clock, IdGenerator, StageOptions, UploadRepository } from '../ports';
+import type { BlobStore, ChunkQueue, Clock, IdGenerator, StageOptions, StagedBytes, StagingKey, UploadRepository } from '../ports';
 import type { UploadSettings } from './upload-settings';
 
 export interface IntakeRequest {
@@ -29,26 +29,48 @@ export class ChunkIntake {
   ) {}
 
   async receive(request: IntakeRequest): Promise<{ index: number; size: number }> {
-    const { uploadId, index } = request;
+    const idle = this.settings.bodyIdleTimeoutMs;
+    const options = idle === undefined ? request.stage : { idleTimeoutMs: idle, ...request.stage };
+    return this.receiveStaged(
+      request.uploadId,
+      request.index,
+      (key) => {
+        request.onClaimed?.();
+        return this.blobs.stage(key, request.body, options);
+      },
+      request.expectedSha256 ? { expectedSha256: request.expectedSha256 } : {},
+    );
+  }
+
+  /**
+   * The pipeline around any way of staging: `stage` runs once the index is claimed and must
+   * leave the bytes durably staged under the key it is given.
+   */
+  async receiveStaged(
+    uploadId: string,
+    index: number,
+    stage: (key: StagingKey) => Promise<StagedBytes>,
+    options: { expectedSha256?: string; takeOverClaims?: boolean } = {},
+  ): Promise<{ index: number; size: number }> {
+    const { expectedSha256 } = options;
     const token = this.ids.token();
-    const claim = await this.repo.claimChunk({ uploadId, index, token, now: this.clock.now(), leaseMs: this.settings.chunkClaimLeaseMs });
+    // A caller that alone may write this upload (tus, under its lock) knows any other claim is a crashed request's.
+    const leaseMs = options.takeOverClaims ? 0 : this.settings.chunkClaimLeaseMs;
+    const claim = await this.repo.claimChunk({ uploadId, index, token, now: this.clock.now(), leaseMs });
     if (claim === 'taken') throw new ChunkAlreadyReceivedError(index);
     if (claim === 'not-receiving') throw new UploadNotReceivingError();
 
     const key = { uploadId, index, token };
     let queued = false;
     try {
-      request.onClaimed?.();
-      const idle = this.settings.bodyIdleTimeoutMs;
-      const stage = idle === undefined ? request.stage : { idleTimeoutMs: idle, ...request.stage };
-      const { bytes, sha256 } = await this.blobs.stage(key, request.body, stage);
+      const { bytes, sha256 } = await stage(key);
       await this.queue.enqueueStoreChunk({
         uploadId,
         index,
         size: bytes,
         stagingToken: token,
         sha256,
-        ...(request.expectedSha256 ? { expectedSha256: request.expectedSha256 } : {}),
+        ...(expectedSha256 ? { expectedSha256 } : {}),
       });
       queued = true;
       // A false result means the worker got there first or the upload was closed

@@ -16,6 +16,8 @@ export class FinalizeUpload {
     private readonly blobs: BlobStore,
     private readonly publisher: ProgressPublisher,
     private readonly clock: Clock,
+    /** Runs after an upload completes (tus finals waiting for it); again if the job is redelivered. */
+    private readonly afterCompleted: (upload: UploadProps) => Promise<void> = async () => undefined,
   ) {}
 
   async execute(uploadId: string): Promise<FinalizeResult> {
@@ -26,6 +28,7 @@ export class FinalizeUpload {
       // Announcing again with the same seq is harmless; clients keep the highest seq seen.
       const event = terminalEvent(upload);
       if (event) await this.publisher.publish([event]);
+      await this.afterCompleted(upload);
       return 'skipped';
     }
     if (upload.state !== 'finalizing') return 'skipped';
@@ -49,6 +52,7 @@ export class FinalizeUpload {
     const { changed, upload: settled } = matches ? await this.repo.complete(input) : await this.repo.fail(input);
     const event = changed && settled ? terminalEvent(settled) : null;
     if (event) await this.publisher.publish([event]);
+    if (settled) await this.afterCompleted(settled);
     return changed ? (matches ? 'completed' : 'failed') : 'skipped';
   }
 

@@ -10,6 +10,7 @@ export const HTTP_PROBLEMS = {
   RATE_LIMITED: 'rate-limited',
   EXPECTATION_FAILED: 'expectation-failed',
   HEADERS_TOO_LARGE: 'headers-too-large',
+  TUS_VERSION_UNSUPPORTED: 'tus-version-unsupported',
   INTERNAL: 'internal-error',
 } as const;
 
@@ -31,12 +32,18 @@ const PROBLEMS: Record<ProblemType, { status: number; title: string }> = {
   [ERROR_CODES.UPLOAD_NOT_COMPLETED]: { status: 409, title: 'Upload is not completed' },
   [ERROR_CODES.UNAUTHORIZED]: { status: 401, title: 'Unauthorized' },
   [ERROR_CODES.SERVICE_UNAVAILABLE]: { status: 503, title: 'Service unavailable' },
+  [ERROR_CODES.OFFSET_MISMATCH]: { status: 409, title: 'Offset mismatch' },
+  [ERROR_CODES.UPLOAD_LOCKED]: { status: 423, title: 'Upload locked by another request' },
+  [ERROR_CODES.CHECKSUM_MISMATCH]: { status: 460, title: 'Checksum mismatch' },
+  [ERROR_CODES.CHECKSUM_ALGORITHM_UNSUPPORTED]: { status: 400, title: 'Checksum algorithm not supported' },
+  [ERROR_CODES.FINAL_UPLOAD_NOT_WRITABLE]: { status: 403, title: 'Final upload takes no bytes' },
   [HTTP_PROBLEMS.LENGTH_REQUIRED]: { status: 411, title: 'Content-Length required' },
   [HTTP_PROBLEMS.RANGE_NOT_SATISFIABLE]: { status: 416, title: 'Range not satisfiable' },
   [HTTP_PROBLEMS.UNSUPPORTED_MEDIA_TYPE]: { status: 415, title: 'Unsupported media type' },
   [HTTP_PROBLEMS.RATE_LIMITED]: { status: 429, title: 'Too many requests' },
   [HTTP_PROBLEMS.EXPECTATION_FAILED]: { status: 417, title: 'Expectation failed' },
   [HTTP_PROBLEMS.HEADERS_TOO_LARGE]: { status: 431, title: 'Request headers too large' },
+  [HTTP_PROBLEMS.TUS_VERSION_UNSUPPORTED]: { status: 412, title: 'tus version not supported' },
   [HTTP_PROBLEMS.INTERNAL]: { status: 500, title: 'Internal error' },
 };
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { BodyTimeoutError, ChunkIncompleteError } from '../../shared/errors';
 import { EMPTY_SHA256 } from '../../shared/ids';
-import type { BlobStore, StagingKey } from '../../ports';
+import type { BlobStore, PartialKey, StagingKey } from '../../ports';
 
 const MiB = 1024 * 1024;
 
@@ -308,6 +308,75 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<{ s
         await store.commitStaged(key, sha256Of(content));
         await store.deleteStagingOf(key.uploadId);
         expect((await bytesOf(await store.readBlob(sha256Of(content)))).equals(content)).toBe(true);
+      });
+    });
+
+    describe('partial chunks (bytes that arrive over several requests)', () => {
+      async function write(key: PartialKey, at: number, content: Buffer): Promise<number> {
+        const partial = await store.openPartial(key, at);
+        if (!partial) throw new Error(`partial ${key.index} holds fewer than ${at} bytes`);
+        for (let offset = 0; offset < content.length; offset += 1000) await partial.write(content.subarray(offset, offset + 1000));
+        await partial.sync();
+        const length = partial.length;
+        await partial.close();
+        return length;
+      }
+
+      it('appends across openings, and stages the whole as an attempt with its size and SHA-256', async () => {
+        const key = { uploadId: randomUUID(), index: 2 };
+        const first = randomBytes(3000);
+        const second = randomBytes(2500);
+        expect(await write(key, 0, first)).toBe(3000);
+        expect(await write(key, 3000, second)).toBe(5500);
+        const partial = (await store.openPartial(key, 5500))!;
+        const target = newKey({ uploadId: key.uploadId, index: 2 });
+        const whole = Buffer.concat([first, second]);
+        expect(await partial.stageAs(target)).toEqual({ bytes: whole.length, sha256: sha256Of(whole) });
+        await partial.close();
+        expect((await bytesOf((await store.readStaged(target))!)).equals(whole)).toBe(true);
+        expect(await store.stagedSize(target)).toBe(whole.length);
+      });
+
+      it('hashes a partial written in one opening the same as one written in several', async () => {
+        const key = { uploadId: randomUUID(), index: 0 };
+        const content = randomBytes(4096);
+        const partial = (await store.openPartial(key, 0))!;
+        await partial.write(content);
+        await partial.sync();
+        expect((await partial.stageAs(newKey({ uploadId: key.uploadId }))).sha256).toBe(sha256Of(content));
+        await partial.close();
+      });
+
+      it('cuts bytes past the recorded length when reopened, and answers null when bytes are missing', async () => {
+        const key = { uploadId: randomUUID(), index: 0 };
+        const content = randomBytes(2000);
+        await write(key, 0, content);
+        expect(await store.openPartial(key, 2001)).toBeNull();
+        const reopened = (await store.openPartial(key, 1200))!;
+        expect(reopened.length).toBe(1200);
+        await reopened.write(Buffer.from('tail'));
+        await reopened.sync();
+        const expected = Buffer.concat([content.subarray(0, 1200), Buffer.from('tail')]);
+        expect((await reopened.stageAs(newKey({ uploadId: key.uploadId }))).sha256).toBe(sha256Of(expected));
+        await reopened.close();
+        expect(await store.openPartial({ uploadId: randomUUID(), index: 0 }, 1)).toBeNull();
+      });
+
+      it('keeps the staged attempt when the partial is deleted, and deleteStagingOf removes partials too', async () => {
+        const key = { uploadId: randomUUID(), index: 1 };
+        await write(key, 0, Buffer.from('abc'));
+        const partial = (await store.openPartial(key, 3))!;
+        const target = newKey({ uploadId: key.uploadId, index: 1 });
+        await partial.stageAs(target);
+        await partial.close();
+        await store.deletePartial(key);
+        await expect(store.deletePartial(key)).resolves.toBeUndefined();
+        expect(await store.openPartial(key, 1)).toBeNull();
+        expect((await bytesOf((await store.readStaged(target))!)).toString()).toBe('abc');
+        await write(key, 0, Buffer.from('xyz'));
+        expect(await store.stagingUploadIds()).toContain(key.uploadId);
+        await store.deleteStagingOf(key.uploadId);
+        expect(await store.openPartial(key, 1)).toBeNull();
       });
     });
 

@@ -2,10 +2,14 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable, finished } from 'node:stream';
 import { BodyTimeoutError, ChunkIncompleteError } from '../../shared/errors';
 import { isUuid } from '../../shared/ids';
-import type { BlobStore, ByteRange, Clock, StageOptions, StagedBytes, StagingKey } from '../../ports';
+import type { BlobStore, ByteRange, Clock, PartialChunk, PartialKey, StageOptions, StagedBytes, StagingKey } from '../../ports';
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
+
+function partialName(key: PartialKey): string {
+  return stagingName({ ...key, token: 'partial' }).replace(/-partial$/, '.partial');
+}
 
 function stagingName(key: StagingKey): string {
   if (!isUuid(key.uploadId)) throw new TypeError('Staging key refused: uploadId is not a UUID.');
@@ -73,6 +77,7 @@ function collect(source: Readable, options: StageOptions): Promise<Buffer> {
  */
 export class InMemoryBlobStore implements BlobStore {
   private readonly staged = new Map<string, Buffer>();
+  private readonly partials = new Map<string, Buffer>();
   private readonly blobs = new Map<string, Buffer>();
   private readonly committedAt = new Map<string, Date>();
 
@@ -108,9 +113,38 @@ export class InMemoryBlobStore implements BlobStore {
     this.staged.delete(stagingName(key));
   }
 
+  async openPartial(key: PartialKey, length: number): Promise<PartialChunk | null> {
+    const name = partialName(key);
+    const held = this.partials.get(name) ?? Buffer.alloc(0);
+    if (held.length < length) return null;
+    this.partials.set(name, held.subarray(0, length));
+    const partials = this.partials;
+    const staged = this.staged;
+    return {
+      get length() {
+        return partials.get(name)?.length ?? 0;
+      },
+      async write(data: Buffer) {
+        partials.set(name, Buffer.concat([partials.get(name) ?? Buffer.alloc(0), data]));
+      },
+      async sync() {},
+      async stageAs(target: StagingKey) {
+        const content = Buffer.from(partials.get(name) ?? Buffer.alloc(0));
+        staged.set(stagingName(target), content);
+        return { bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') };
+      },
+      async close() {},
+    };
+  }
+
+  async deletePartial(key: PartialKey): Promise<void> {
+    this.partials.delete(partialName(key));
+  }
+
   async deleteStagingOf(uploadId: string): Promise<void> {
     if (!isUuid(uploadId)) throw new TypeError('Staging folder refused: uploadId is not a UUID.');
     for (const name of this.staged.keys()) if (name.startsWith(`${uploadId}/`)) this.staged.delete(name);
+    for (const name of this.partials.keys()) if (name.startsWith(`${uploadId}/`)) this.partials.delete(name);
   }
 
   async readBlob(sha256: string, range?: ByteRange): Promise<Readable> {
@@ -122,7 +156,7 @@ export class InMemoryBlobStore implements BlobStore {
   }
 
   async stagingUploadIds(): Promise<string[]> {
-    return [...new Set([...this.staged.keys()].map((name) => name.slice(0, name.indexOf('/'))))].sort();
+    return [...new Set([...this.staged.keys(), ...this.partials.keys()].map((name) => name.slice(0, name.indexOf('/'))))].sort();
   }
 
   async *blobsChangedBefore(cutoff: Date): AsyncIterable<string> {

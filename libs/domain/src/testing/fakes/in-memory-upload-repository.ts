@@ -281,6 +281,41 @@ export class InMemoryUploadRepository implements UploadRepository {
 
   async ping(): Promise<void> {}
 
+  /**
+   * For InMemoryTusRepository: makes a pending upload the concatenation of completed ones
+   * (their stored chunks in order, the same blobs referenced again) and moves it to
+   * `finalizing`; null if it is not pending or a part is not completed.
+   */
+  assembleFrom(uploadId: string, partIds: string[], now: Date): Promise<UploadProps | null> {
+    return this.exclusive(() => {
+      const upload = this.uploads.get(uploadId);
+      const parts = partIds.map((id) => this.uploads.get(id));
+      if (upload?.state !== 'pending' || parts.some((part) => part?.state !== 'completed')) return null;
+      const rows = new Map<number, ChunkRow>();
+      let bytes = 0;
+      for (const id of partIds) {
+        for (const [, row] of [...this.chunkRows(id)].filter(([, r]) => r.state === 'stored').sort(([a], [b]) => a - b)) {
+          rows.set(rows.size, { ...row });
+          bytes += row.size ?? 0;
+          const blob = this.blobs.get(row.sha256 ?? '');
+          if (blob) blob.refCount += 1;
+        }
+      }
+      this.chunks.set(uploadId, rows);
+      Object.assign(upload, {
+        size: bytes,
+        chunkCount: rows.size,
+        chunksStored: rows.size,
+        bytesStored: bytes,
+        bytesReceived: bytes,
+        state: 'finalizing',
+        seq: upload.seq + 1,
+        updatedAt: now,
+      });
+      return copy(upload);
+    });
+  }
+
   private finish(input: FinishInput, state: 'completed' | 'failed'): Promise<{ changed: boolean; upload: UploadProps | null }> {
     return this.exclusive(() => {
       const upload = this.uploads.get(input.uploadId);

@@ -1,8 +1,9 @@
 import type { RequestHandler } from 'express';
+import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from '../tus/tus-headers';
 
 /** Response headers a browser script may read: ours and the ones resumable clients need. */
-const EXPOSED = ['Location', 'X-Request-Id', 'Retry-After', 'Content-Range', 'Content-Disposition', 'ETag'];
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Content-Digest', 'X-Request-Id', 'Range'];
+const EXPOSED = ['Location', 'X-Request-Id', 'Retry-After', 'Content-Range', 'Content-Disposition', 'ETag', ...TUS_RESPONSE_HEADERS];
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Content-Digest', 'X-Request-Id', 'Range', ...TUS_REQUEST_HEADERS];
 const ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 /**

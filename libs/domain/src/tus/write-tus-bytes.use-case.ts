@@ -1,0 +1,289 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  BodyTimeoutError,
+  ChecksumAlgorithmUnsupportedError,
+  ChecksumMismatchError,
+  ChunkAlreadyReceivedError,
+  FinalUploadNotWritableError,
+  NotFoundError,
+  OffsetMismatchError,
+  PayloadTooLargeError,
+  UploadLockedError,
+  ValidationError,
+} from '../shared/errors';
+import { assertReceiving, RECEIVING_STATES } from '../upload/upload.entity';
+import { MAX_CHUNK_COUNT } from '../upload/upload.schemas';
+import type { UploadProps } from '../upload/upload.types';
+import type { BlobStore, ChunkQueue, Clock, IdGenerator, PartialChunk, TusProgress, TusRepository, UploadRepository } from '../ports';
+import type { ChunkIntake } from '../use-cases/chunk-intake';
+import { findVisibleUpload } from '../use-cases/visible-upload';
+import { durableOffset } from './tus-status.use-case';
+import { TUS_CHECKSUM_ALGORITHMS, type TusChecksumAlgorithm, type TusSettings } from './tus-settings';
+
+export interface WriteTusBytesInput {
+  ownerId: string;
+  uploadId: string;
+  /** `Upload-Offset`: where the client believes the durable bytes end. */
+  offset: number;
+  body: Readable;
+  /** Declared body length, when the request has one. */
+  contentLength?: number;
+  /** `Upload-Length` sent with this request, for an upload created with a deferred length. */
+  length?: number;
+  /** `Upload-Checksum`, its digest decoded from base64. */
+  checksum?: { algorithm: string; digest: Buffer };
+}
+
+export interface TusWriteResult {
+  upload: UploadProps;
+  /** The durable offset after the request. */
+  offset: number;
+}
+
+/**
+ * `PATCH /files/:id` (and the body of a creation-with-upload): appends bytes at the
+ * upload's offset and cuts them into the upload's chunks. A chunk filled by this request
+ * or by several is staged and queued like a native chunk as soon as it is whole; the
+ * chunk being filled waits in its partial file, whose durable length is recorded at the
+ * end of the request, also when the client went away mid-body. With a checksum nothing is
+ * recorded or queued until the whole body has matched it. One writer per upload at a time.
+ */
+export class WriteTusBytes {
+  constructor(
+    private readonly repo: UploadRepository,
+    private readonly tus: TusRepository,
+    private readonly blobs: BlobStore,
+    private readonly intake: ChunkIntake,
+    private readonly queue: ChunkQueue,
+    private readonly ids: IdGenerator,
+    private readonly clock: Clock,
+    private readonly settings: TusSettings,
+  ) {}
+
+  async execute(input: WriteTusBytesInput): Promise<TusWriteResult> {
+    const algorithm = input.checksum?.algorithm;
+    if (algorithm !== undefined && !TUS_CHECKSUM_ALGORITHMS.includes(algorithm as TusChecksumAlgorithm)) {
+      throw new ChecksumAlgorithmUnsupportedError(algorithm, TUS_CHECKSUM_ALGORITHMS);
+    }
+    let upload = await findVisibleUpload(this.repo, input.ownerId, input.uploadId);
+    const record = await this.tus.find(upload.id);
+    if (!record) throw new NotFoundError('tus upload');
+    if (record.concat === 'final') throw new FinalUploadNotWritableError();
+    if (!RECEIVING_STATES.includes(upload.state) && upload.state !== 'expired' && input.offset === upload.size && input.contentLength === 0) {
+      return { upload, offset: input.offset };
+    }
+    assertReceiving(upload, this.clock.now());
+
+    const lock = { uploadId: upload.id, token: this.ids.token() };
+    if (!(await this.tus.lock({ ...lock, now: this.clock.now(), leaseMs: this.settings.lockLeaseMs }))) throw new UploadLockedError();
+    const stopRenewing = this.keepLocked(lock, input.body);
+    try {
+      const progress = await this.tus.progress(upload.id);
+      const offset = durableOffset(upload, progress);
+      if (input.offset !== offset) throw new OffsetMismatchError(offset, input.offset);
+      upload = await this.applyLength(upload, input.length, offset);
+      if (upload.size !== null && input.contentLength !== undefined && offset + input.contentLength > upload.size) {
+        throw new PayloadTooLargeError(offset + input.contentLength, upload.size);
+      }
+      const checksum = input.checksum ? { ...input.checksum, hash: createHash(input.checksum.algorithm) } : null;
+      const deps = { repo: this.repo, tus: this.tus, blobs: this.blobs, intake: this.intake };
+      const writer = new PatchWriter(deps, upload, lock.token, this.settings, checksum, progress);
+      const end = await writer.write(input.body, progress.partialBytes);
+      return { upload: (await this.repo.findById(upload.id)) ?? upload, offset: end };
+    } finally {
+      stopRenewing();
+      await this.tus.unlock(lock).catch(() => undefined);
+    }
+  }
+
+  /** Fixes a deferred length sent with this request; a known length cannot change. */
+  private async applyLength(upload: UploadProps, length: number | undefined, offset: number): Promise<UploadProps> {
+    if (length === undefined || length === upload.size) return upload;
+    const refuse = (message: string): never => {
+      throw new ValidationError(message, [{ path: 'Upload-Length', message }]);
+    };
+    if (upload.size !== null) refuse(`the upload's length is already ${upload.size} and cannot change.`);
+    if (length < offset) refuse(`Upload-Length ${length} is below the ${offset} bytes already received.`);
+    const limit = Math.min(this.settings.maxUploadBytes, MAX_CHUNK_COUNT * upload.chunkSize);
+    if (length > limit) throw new PayloadTooLargeError(length, limit);
+    const sized = await this.repo.setLength({ uploadId: upload.id, size: length, now: this.clock.now() });
+    // Every chunk was already stored (the length falls on a chunk boundary): nothing more will arrive.
+    if (sized.state === 'finalizing') await this.queue.enqueueFinalize(upload.id);
+    return sized;
+  }
+
+  /** Renews the lock while the request runs; if another writer took it, the body is cut off. */
+  private keepLocked(lock: { uploadId: string; token: string }, body: Readable): () => void {
+    const timer = setInterval(() => {
+      this.tus.renew({ ...lock, now: this.clock.now() }).then(
+        (held) => {
+          if (!held) body.destroy(new UploadLockedError());
+        },
+        () => undefined,
+      );
+    }, Math.max(250, Math.floor(this.settings.lockLeaseMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+}
+
+interface Checksum {
+  algorithm: string;
+  hash: Hash;
+  digest: Buffer;
+}
+
+/** One request's bytes, cut at the upload's chunk boundaries. */
+class PatchWriter {
+  private index: number;
+  private partial: PartialChunk | null = null;
+  /** Whole chunks waiting for the checksum before they are queued. */
+  private readonly held: { index: number; partial: PartialChunk }[] = [];
+  private readonly open = new Set<PartialChunk>();
+  private readonly chunkSize: number;
+
+  constructor(
+    private readonly deps: { repo: UploadRepository; tus: TusRepository; blobs: BlobStore; intake: ChunkIntake },
+    private readonly upload: UploadProps,
+    private readonly lockToken: string,
+    private readonly settings: TusSettings,
+    private readonly checksum: Checksum | null,
+    start: TusProgress,
+  ) {
+    this.chunkSize = upload.chunkSize;
+    this.index = start.nextIndex;
+  }
+
+  /** Writes the body after the durable bytes of `start`; resolves with the durable offset after it. */
+  async write(body: Readable, startBytes: number): Promise<number> {
+    let failure: unknown = null;
+    try {
+      if (startBytes > 0) this.partial = await this.reopen(startBytes);
+      // A whole chunk left unqueued by an earlier request goes first.
+      if (this.partial && this.partial.length === this.room()) await this.completeChunk(this.partial);
+      await this.consume(body);
+      const checksum = this.checksum;
+      if (checksum && !checksum.hash.digest().equals(checksum.digest)) throw new ChecksumMismatchError(checksum.algorithm);
+    } catch (error) {
+      failure = error;
+    }
+    try {
+      if (failure !== null && this.checksum) {
+        // Nothing of a request whose checksum failed (or could not be checked) is kept: the recorded length stays as it was.
+        throw failure;
+      }
+      for (const { index, partial } of this.held.splice(0)) await this.promote(index, partial);
+      const partial = this.partial;
+      if (partial && partial.length > 0 && this.upload.size !== null && this.position() === this.upload.size) {
+        this.partial = null;
+        await this.promote(this.index++, partial);
+      }
+      if (this.partial) {
+        await this.partial.sync();
+        await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: this.partial.length });
+      }
+    } finally {
+      await Promise.allSettled([...this.open].map((partial) => partial.close()));
+    }
+    if (failure !== null) throw failure;
+    return this.position();
+  }
+
+  private async consume(body: Readable): Promise<void> {
+    const idle = this.settings.bodyIdleTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      if (idle === undefined) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => body.destroy(new BodyTimeoutError(idle)), idle);
+    };
+    arm();
+    try {
+      for await (const data of body) {
+        arm();
+        await this.append(data as Buffer);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async append(data: Buffer): Promise<void> {
+    this.checksum?.hash.update(data);
+    let at = 0;
+    while (at < data.length) {
+      const room = this.room() - (this.partial?.length ?? 0);
+      if (room <= 0) throw new PayloadTooLargeError(this.position() + data.length - at, this.limit());
+      const partial = this.partial ?? (this.partial = await this.create());
+      const take = Math.min(room, data.length - at);
+      await partial.write(data.subarray(at, at + take));
+      at += take;
+      if (partial.length === this.room()) await this.completeChunk(partial);
+    }
+  }
+
+  /** The chunk being filled is whole: queue it now, or hold it until the checksum has matched. */
+  private async completeChunk(partial: PartialChunk): Promise<void> {
+    this.partial = null;
+    const index = this.index++;
+    if (this.checksum) this.held.push({ index, partial });
+    else await this.promote(index, partial);
+  }
+
+  /** Bytes chunk `index` holds when whole: a full chunk, the rest of a known length, or nothing past a limit. */
+  private room(): number {
+    const start = this.index * this.chunkSize;
+    const size = this.upload.size;
+    if (size !== null) return Math.max(0, Math.min(this.chunkSize, size - start));
+    if (this.index >= MAX_CHUNK_COUNT) return 0;
+    return Math.max(0, Math.min(this.chunkSize, this.settings.maxUploadBytes - start));
+  }
+
+  private limit(): number {
+    return this.upload.size ?? Math.min(this.settings.maxUploadBytes, MAX_CHUNK_COUNT * this.chunkSize);
+  }
+
+  private position(): number {
+    const position = this.index * this.chunkSize + (this.partial?.length ?? 0);
+    return this.upload.size === null ? position : Math.min(position, this.upload.size);
+  }
+
+  private async create(): Promise<PartialChunk> {
+    const partial = await this.deps.blobs.openPartial({ uploadId: this.upload.id, index: this.index }, 0);
+    if (!partial) throw new Error(`The blob store could not create the partial file of chunk ${this.index} of upload ${this.upload.id}.`);
+    this.open.add(partial);
+    return partial;
+  }
+
+  private async reopen(length: number): Promise<PartialChunk> {
+    const partial = await this.deps.blobs.openPartial({ uploadId: this.upload.id, index: this.index }, length);
+    if (partial) {
+      this.open.add(partial);
+      return partial;
+    }
+    // The recorded bytes are gone (the staging area lost them): the chunk starts again.
+    await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: 0 });
+    throw new OffsetMismatchError(this.index * this.chunkSize, this.index * this.chunkSize + length);
+  }
+
+  /** Queues a whole chunk through the ordinary intake; its partial file goes once it is received. */
+  private async promote(index: number, partial: PartialChunk): Promise<void> {
+    await partial.sync();
+    try {
+      await this.deps.intake.receiveStaged(this.upload.id, index, (key) => partial.stageAs(key), { takeOverClaims: true });
+    } catch (error) {
+      if (!(error instanceof ChunkAlreadyReceivedError)) throw error;
+      const chunk = await this.deps.repo.findChunk(this.upload.id, index);
+      if (chunk?.state !== 'received' && chunk?.state !== 'stored') {
+        // Another request holds this index: keep the bytes (recorded as a whole partial) and let the client come back.
+        await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index, bytes: partial.length });
+        throw new UploadLockedError();
+      }
+      // Received already: a promotion cut short by a crash, repeated.
+    }
+    this.open.delete(partial);
+    await partial.close();
+    await this.deps.blobs.deletePartial({ uploadId: this.upload.id, index });
+  }
+}
