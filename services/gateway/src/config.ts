@@ -20,7 +20,7 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
   RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(500),
   /** Requests one owner may send in a burst after being idle, per gateway process. */
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(5000),
-  /** A tus upload that sent nothing for this long may be taken over by another PATCH (a crashed gateway's lock lapses), ms. */
+  /** A tus PATCH renews its upload's lock while it runs; the lock of a gateway that died lapses after this, ms. */
   TUS_LOCK_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
   /** Scheme, host and port clients reach the gateway at (behind a proxy), for tus Location URLs; default: taken from each request. */
   PUBLIC_URL: z

@@ -73,6 +73,7 @@ export class CreateTusUpload {
   }
 
   private async checkParts(ownerId: string, parts: string[]): Promise<void> {
+    let total = 0;
     const refuse = (message: string): never => {
       throw new ValidationError(`Upload-Concat: ${message}`, [{ path: 'Upload-Concat', message }]);
     };
@@ -82,6 +83,9 @@ export class CreateTusUpload {
       const [upload, record] = await Promise.all([this.repo.findById(id), this.tus.find(id)]);
       if (!upload || !isVisibleTo(upload, ownerId) || record?.concat !== 'partial') refuse(`${id} is not a partial upload of yours.`);
       if (upload && ['failed', 'expired'].includes(upload.state)) refuse(`partial upload ${id} is ${upload.state}.`);
+      total += upload?.size ?? 0;
     }
+    // Parts of deferred length are counted once known: the final is then refused at assembly time, not here.
+    if (total > this.settings.maxUploadBytes) throw new PayloadTooLargeError(total, this.settings.maxUploadBytes);
   }
 }

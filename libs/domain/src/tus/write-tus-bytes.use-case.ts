@@ -12,7 +12,7 @@ import {
   UploadLockedError,
   ValidationError,
 } from '../shared/errors';
-import { assertReceiving, RECEIVING_STATES } from '../upload/upload.entity';
+import { assertReceiving } from '../upload/upload.entity';
 import { MAX_CHUNK_COUNT } from '../upload/upload.schemas';
 import type { UploadProps } from '../upload/upload.types';
 import type { BlobStore, ChunkQueue, Clock, IdGenerator, PartialChunk, TusProgress, TusRepository, UploadRepository } from '../ports';
@@ -70,36 +70,42 @@ export class WriteTusBytes {
     const record = await this.tus.find(upload.id);
     if (!record) throw new NotFoundError('tus upload');
     if (record.concat === 'final') throw new FinalUploadNotWritableError();
-    if (!RECEIVING_STATES.includes(upload.state) && upload.state !== 'expired' && input.offset === upload.size && input.contentLength === 0) {
+    if (FINISHED_BYTES.includes(upload.state) && upload.size !== null) {
+      // Every byte is in: the only acceptable request is an empty one at the end.
+      if (input.offset !== upload.size) throw new OffsetMismatchError(upload.size, input.offset);
+      if (input.contentLength !== 0) throw new PayloadTooLargeError(upload.size + (input.contentLength ?? 1), upload.size);
       return { upload, offset: input.offset };
     }
     assertReceiving(upload, this.clock.now());
 
     const lock = { uploadId: upload.id, token: this.ids.token() };
     if (!(await this.tus.lock({ ...lock, now: this.clock.now(), leaseMs: this.settings.lockLeaseMs }))) throw new UploadLockedError();
-    const stopRenewing = this.keepLocked(lock, input.body);
+    const held = this.keepLocked(lock, input.body);
     try {
       const progress = await this.tus.progress(upload.id);
       const offset = durableOffset(upload, progress);
       if (input.offset !== offset) throw new OffsetMismatchError(offset, input.offset);
-      upload = await this.applyLength(upload, input.length, offset);
-      if (upload.size !== null && input.contentLength !== undefined && offset + input.contentLength > upload.size) {
-        throw new PayloadTooLargeError(offset + input.contentLength, upload.size);
+      // A length sent with this request counts for its bytes, but is kept only if the request succeeds.
+      const length = this.checkLength(upload, input.length, offset);
+      const target = length === upload.size ? upload : { ...upload, size: length };
+      if (target.size !== null && input.contentLength !== undefined && offset + input.contentLength > target.size) {
+        throw new PayloadTooLargeError(offset + input.contentLength, target.size);
       }
       const checksum = input.checksum ? { ...input.checksum, hash: createHash(input.checksum.algorithm) } : null;
       const deps = { repo: this.repo, tus: this.tus, blobs: this.blobs, intake: this.intake };
-      const writer = new PatchWriter(deps, upload, lock.token, this.settings, checksum, progress);
+      const writer = new PatchWriter(deps, target, lock.token, this.settings, checksum, progress, held.assert);
       const end = await writer.write(input.body, progress.partialBytes);
+      if (target.size !== upload.size && target.size !== null) await this.fixLength(upload.id, target.size);
       return { upload: (await this.repo.findById(upload.id)) ?? upload, offset: end };
     } finally {
-      stopRenewing();
+      held.stop();
       await this.tus.unlock(lock).catch(() => undefined);
     }
   }
 
-  /** Fixes a deferred length sent with this request; a known length cannot change. */
-  private async applyLength(upload: UploadProps, length: number | undefined, offset: number): Promise<UploadProps> {
-    if (length === undefined || length === upload.size) return upload;
+  /** The upload's length after this request: a deferred one may be fixed now, a known one cannot change. */
+  private checkLength(upload: UploadProps, length: number | undefined, offset: number): number | null {
+    if (length === undefined || length === upload.size) return upload.size;
     const refuse = (message: string): never => {
       throw new ValidationError(message, [{ path: 'Upload-Length', message }]);
     };
@@ -107,26 +113,46 @@ export class WriteTusBytes {
     if (length < offset) refuse(`Upload-Length ${length} is below the ${offset} bytes already received.`);
     const limit = Math.min(this.settings.maxUploadBytes, MAX_CHUNK_COUNT * upload.chunkSize);
     if (length > limit) throw new PayloadTooLargeError(length, limit);
-    const sized = await this.repo.setLength({ uploadId: upload.id, size: length, now: this.clock.now() });
-    // Every chunk was already stored (the length falls on a chunk boundary): nothing more will arrive.
-    if (sized.state === 'finalizing') await this.queue.enqueueFinalize(upload.id);
-    return sized;
+    return length;
   }
 
-  /** Renews the lock while the request runs; if another writer took it, the body is cut off. */
-  private keepLocked(lock: { uploadId: string; token: string }, body: Readable): () => void {
+  private async fixLength(uploadId: string, size: number): Promise<void> {
+    const sized = await this.repo.setLength({ uploadId, size, now: this.clock.now() });
+    // Every chunk is already stored: the worker saw no length when it stored the last one, so finalize starts here.
+    if (sized.state === 'finalizing') await this.queue.enqueueFinalize(uploadId);
+  }
+
+  /**
+   * Renews the lock while the request runs, however slowly its body comes (a silent one ends
+   * at the body idle timeout). Once the lock may have lapsed — renewals failing for most of
+   * a lease, or another writer holding it — no further byte is written.
+   */
+  private keepLocked(lock: { uploadId: string; token: string }, body: Readable): { stop: () => void; assert: () => void } {
+    const lease = this.settings.lockLeaseMs;
+    let confirmedAt = this.clock.now().getTime();
+    let lost = false;
     const timer = setInterval(() => {
-      this.tus.renew({ ...lock, now: this.clock.now() }).then(
+      const at = this.clock.now();
+      this.tus.renew({ ...lock, now: at }).then(
         (held) => {
-          if (!held) body.destroy(new UploadLockedError());
+          if (held) confirmedAt = at.getTime();
+          else (lost = true), body.destroy(new UploadLockedError());
         },
         () => undefined,
       );
-    }, Math.max(250, Math.floor(this.settings.lockLeaseMs / 3)));
+    }, Math.max(250, Math.floor(lease / 3)));
     timer.unref();
-    return () => clearInterval(timer);
+    return {
+      stop: () => clearInterval(timer),
+      assert: () => {
+        if (lost || this.clock.now().getTime() - confirmedAt > (lease * 3) / 4) throw new UploadLockedError();
+      },
+    };
   }
 }
+
+/** States in which every byte of the upload has arrived. */
+const FINISHED_BYTES: readonly UploadProps['state'][] = ['finalizing', 'completed', 'failed'];
 
 interface Checksum {
   algorithm: string;
@@ -150,6 +176,8 @@ class PatchWriter {
     private readonly settings: TusSettings,
     private readonly checksum: Checksum | null,
     start: TusProgress,
+    /** Throws once this request may no longer hold the upload's lock. */
+    private readonly assertLocked: () => void,
   ) {
     this.chunkSize = upload.chunkSize;
     this.index = start.nextIndex;
@@ -200,7 +228,8 @@ class PatchWriter {
     };
     arm();
     try {
-      for await (const data of body) {
+      // Not destroyed when a refusal ends the loop early: the caller may still answer on its connection.
+      for await (const data of body.iterator({ destroyOnReturn: false })) {
         arm();
         await this.append(data as Buffer);
       }
@@ -210,6 +239,7 @@ class PatchWriter {
   }
 
   private async append(data: Buffer): Promise<void> {
+    this.assertLocked();
     this.checksum?.hash.update(data);
     let at = 0;
     while (at < data.length) {
