@@ -197,6 +197,18 @@ describe(`${CreateTusUpload.name} of a final upload`, () => {
     expect(h.queue.finalizeJobs.size).toBe(0);
   });
 
+  it('refuses a final whose parts add up to more than the server limit with PayloadTooLargeError and creates nothing', async () => {
+    const h = harness({ maxUploadBytes: 100 * KiB });
+    const parts = [
+      (await h.sut.create.execute({ ownerId: OWNER, length: 60 * KiB, concat: { kind: 'partial' } })).id,
+      (await h.sut.create.execute({ ownerId: OWNER, length: 40 * KiB + 1, concat: { kind: 'partial' } })).id,
+    ];
+    const before = await h.countOf();
+    await expect(create(h, { length: null, concat: { kind: 'final', parts } })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(await h.countOf()).toBe(before);
+    expect(await create(h, { length: null, concat: { kind: 'final', parts: parts.slice(0, 1) } })).toMatchObject({ state: 'pending' });
+  });
+
   it('assembles a final of completed partials at once: its chunks are the parts’ chunks in the listed order', async () => {
     const h = harness();
     const first = randomBytes(CHUNK + 36 * KiB);

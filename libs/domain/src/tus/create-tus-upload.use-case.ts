@@ -85,7 +85,7 @@ export class CreateTusUpload {
       if (upload && ['failed', 'expired'].includes(upload.state)) refuse(`partial upload ${id} is ${upload.state}.`);
       total += upload?.size ?? 0;
     }
-    // Parts of deferred length are counted once known: the final is then refused at assembly time, not here.
+    // Parts of deferred length count as empty here: a final is checked against the limit only for the lengths known when it is created.
     if (total > this.settings.maxUploadBytes) throw new PayloadTooLargeError(total, this.settings.maxUploadBytes);
   }
 }

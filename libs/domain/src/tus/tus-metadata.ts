@@ -29,7 +29,8 @@ function decode(value: string, key: string): string | null {
  * Uppy send them. Values that are not text are kept only in the header echoed by HEAD.
  */
 export function parseTusMetadata(header: string | undefined): TusMetadata {
-  const entries: Record<string, string> = {};
+  const entries = new Map<string, string>();
+  const seen = new Set<string>();
   if (header !== undefined && header.trim() !== '') {
     for (const pair of header.split(',')) {
       const [key, value, ...rest] = pair.trim().split(' ');
@@ -38,14 +39,15 @@ export function parseTusMetadata(header: string | undefined): TusMetadata {
           { path: 'Upload-Metadata', message: `bad pair "${pair.trim().slice(0, 80)}"` },
         ]);
       }
-      if (key in entries) throw new ValidationError(`Upload-Metadata names "${key}" twice.`, [{ path: `Upload-Metadata.${key}`, message: 'duplicate key' }]);
+      if (seen.has(key)) throw new ValidationError(`Upload-Metadata names "${key}" twice.`, [{ path: `Upload-Metadata.${key}`, message: 'duplicate key' }]);
+      seen.add(key);
       const text = value === undefined ? '' : decode(value, key);
-      if (text !== null) entries[key] = text;
+      if (text !== null) entries.set(key, text);
     }
   }
-  const kept = Object.fromEntries(Object.entries(entries).filter(([key, text]) => metadataSchema.safeParse({ [key]: text }).success).slice(0, 32));
-  const rawName = entries.filename ?? entries.name;
+  const kept = Object.fromEntries([...entries].filter(([key, text]) => metadataSchema.safeParse({ [key]: text }).success).slice(0, 32));
+  const rawName = entries.get('filename') ?? entries.get('name');
   const name = rawName === undefined ? null : filenameSchema.safeParse(rawName);
-  const type = contentTypeSchema.safeParse(entries.filetype ?? entries.type);
+  const type = contentTypeSchema.safeParse(entries.get('filetype') ?? entries.get('type'));
   return { metadata: kept, filename: name?.success ? name.data : null, contentType: type.success ? type.data : null };
 }

@@ -10,7 +10,6 @@ import {
   PayloadTooLargeError,
   UploadExpiredError,
   UploadLockedError,
-  UploadNotReceivingError,
   ValidationError,
 } from '../shared/errors';
 import { ChunkIntake } from '../use-cases/chunk-intake';
@@ -225,17 +224,18 @@ describe(`${WriteTusBytes.name} offsets`, () => {
     expect(jobsOf(h)).toEqual(chunksOf(data));
   });
 
-  it('leaves the durable offset where it was when a whole chunk cannot be queued, and a retry from there succeeds', async () => {
+  it('keeps a whole chunk that could not be queued as durable bytes, and the next PATCH queues it first', async () => {
     const h = harness();
     const data = randomBytes(2 * CHUNK + 500);
     const { id } = await createUpload(h, data.length);
     await patch(h, id, 0, data.subarray(0, 100 * KiB));
     h.queue.failNext = new Error('redis down');
     await expect(patch(h, id, 100 * KiB, data.subarray(100 * KiB))).rejects.toThrow('redis down');
-    expect(await offsetOf(h, id)).toBe(100 * KiB);
+    // Chunk 1 is whole on disk and recorded, though not queued: the offset counts it.
+    expect(await offsetOf(h, id)).toBe(2 * CHUNK);
     expect(jobsOf(h)).toEqual(chunksOf(data).slice(0, 1));
 
-    expect((await patch(h, id, 100 * KiB, data.subarray(100 * KiB))).offset).toBe(data.length);
+    expect((await patch(h, id, 2 * CHUNK, data.subarray(2 * CHUNK))).offset).toBe(data.length);
     expect(jobsOf(h)).toEqual(chunksOf(data));
     await h.drain();
     expect(await h.repo.findById(id)).toMatchObject({ state: 'completed', sha256: sha256(data) });
@@ -384,6 +384,23 @@ describe(`${WriteTusBytes.name} locking`, () => {
     expect(await h.repo.findById(id)).toMatchObject({ state: 'completed', sha256: sha256(data) });
   });
 
+  it('writes no further byte once a writer could not confirm its lock for most of a lease, keeping the bytes before', async () => {
+    const h = harness();
+    const data = randomBytes(CHUNK + 100);
+    const { id } = await createUpload(h, data.length);
+    const { body } = handFedBody();
+    const writer = outcome(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 0, body }));
+    body.push(data.subarray(0, 10_000));
+    await until(() => body.readableLength === 0, 'the writer reads its body');
+
+    h.clock.advance(h.settings.lockLeaseMs); // no renewal ran meanwhile (a stalled event loop, say)
+    body.push(data.subarray(10_000, 20_000));
+    expect(await writer).toBeInstanceOf(UploadLockedError);
+    expect(await offsetOf(h, id)).toBe(10_000);
+    expect((await patch(h, id, 10_000, data.subarray(10_000))).offset).toBe(data.length);
+    expect(jobsOf(h)).toEqual(chunksOf(data));
+  });
+
   it('cuts off a writer with UploadLockedError at its next renewal once another writer took its lapsed lock', async () => {
     const h = harness({ lockLeaseMs: 750 }); // renewals every 250 ms
     const data = randomBytes(CHUNK + 100);
@@ -450,6 +467,39 @@ describe(`${WriteTusBytes.name} with a deferred length`, () => {
     expect([...h.queue.finalizeJobs]).toEqual([id]);
     await h.drain();
     expect(await h.repo.findById(id)).toMatchObject({ state: 'completed', sha256: sha256(data), size: data.length });
+  });
+
+  it('keeps a length sent with a PATCH that fails (checksum mismatch) deferred', async () => {
+    const h = harness();
+    const data = randomBytes(CHUNK + 100);
+    const { id } = await createUpload(h, null);
+    const wrong = digestOf('sha1', Buffer.from('something else'));
+    await expect(patch(h, id, 0, data, { length: data.length, checksum: { algorithm: 'sha1', digest: wrong } })).rejects.toBeInstanceOf(ChecksumMismatchError);
+    expect(await h.repo.findById(id)).toMatchObject({ size: null, chunkCount: null });
+    expect(await h.sut.status.execute(OWNER, id)).toMatchObject({ offset: 0, length: null });
+
+    expect((await patch(h, id, 0, data, { length: data.length })).offset).toBe(data.length);
+    expect(jobsOf(h)).toEqual(chunksOf(data));
+  });
+
+  it.each([
+    ['the body fails after its last byte', (rest: Buffer) => failingBody([rest], new Error('client went away')), 'client went away'],
+    ['bytes follow past the length', (rest: Buffer) => bodyOf(Buffer.concat([rest, randomBytes(10)])), 'payload-too-large'],
+  ])('[BUG] lets a deferred upload finish when the PATCH carrying its length fails after its last (short) chunk was queued: %s', async (_case, bodyFor, failure) => {
+    const h = harness();
+    const data = randomBytes(2 * CHUNK + 5_555);
+    const { id } = await createUpload(h, null);
+    await patch(h, id, 0, data.subarray(0, 100 * KiB));
+    const rest = data.subarray(100 * KiB);
+    const error = await outcome(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 100 * KiB, body: bodyFor(rest), length: data.length }));
+    expect(error).toMatchObject(failure === 'payload-too-large' ? { code: failure } : { message: failure });
+
+    // HEAD must not report more bytes than the file has, and resuming from what it reports must finish the upload.
+    const { offset } = await h.sut.status.execute(OWNER, id);
+    expect(offset).toBeLessThanOrEqual(data.length);
+    await patch(h, id, offset!, data.subarray(offset!), { length: data.length });
+    await h.drain();
+    expect(await h.repo.findById(id)).toMatchObject({ state: 'completed', size: data.length, sha256: sha256(data) });
   });
 
   it('refuses a length below the bytes already received with ValidationError, leaving it deferred', async () => {
@@ -533,15 +583,21 @@ describe(`${WriteTusBytes.name} refusals`, () => {
     );
   });
 
-  it('answers an empty PATCH at the length of a completed upload with that offset, and refuses more bytes', async () => {
-    const h = harness();
-    const data = randomBytes(1_000);
-    const { id } = await createUpload(h, data.length);
-    await patch(h, id, 0, data);
-    await h.drain();
-    expect(await h.repo.findById(id)).toMatchObject({ state: 'completed' });
+  it.each(['finalizing', 'completed'])(
+    'answers an empty PATCH at the length of a %s upload with that offset, and refuses more bytes or another offset',
+    async (state) => {
+      const h = harness();
+      const data = randomBytes(CHUNK + 1_000);
+      const { id } = await createUpload(h, data.length);
+      await patch(h, id, 0, data);
+      if (state === 'completed') await h.drain();
+      else for (const job of [...h.queue.storeJobs]) await h.runJob(job, false);
+      expect(await h.repo.findById(id)).toMatchObject({ state });
 
-    expect((await patch(h, id, data.length, Buffer.alloc(0))).offset).toBe(data.length);
-    await expect(patch(h, id, data.length, Buffer.alloc(1))).rejects.toBeInstanceOf(UploadNotReceivingError);
-  });
+      expect((await patch(h, id, data.length, Buffer.alloc(0))).offset).toBe(data.length);
+      await expect(patch(h, id, data.length, Buffer.alloc(1))).rejects.toBeInstanceOf(PayloadTooLargeError);
+      await expect(patch(h, id, data.length - 1, Buffer.alloc(0))).rejects.toMatchObject({ code: 'offset-mismatch', details: { expected: data.length } });
+      expect(h.queue.storeJobs).toHaveLength(chunksOf(data).length);
+    },
+  );
 });

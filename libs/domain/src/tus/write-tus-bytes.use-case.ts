@@ -82,6 +82,9 @@ export class WriteTusBytes {
     if (!(await this.tus.lock({ ...lock, now: this.clock.now(), leaseMs: this.settings.lockLeaseMs }))) throw new UploadLockedError();
     const held = this.keepLocked(lock, input.body);
     try {
+      // Read again under the lock: the writer before may have fixed the length or finished the upload.
+      upload = await findVisibleUpload(this.repo, input.ownerId, input.uploadId);
+      assertReceiving(upload, this.clock.now());
       const progress = await this.tus.progress(upload.id);
       const offset = durableOffset(upload, progress);
       if (input.offset !== offset) throw new OffsetMismatchError(offset, input.offset);
@@ -93,9 +96,17 @@ export class WriteTusBytes {
       }
       const checksum = input.checksum ? { ...input.checksum, hash: createHash(input.checksum.algorithm) } : null;
       const deps = { repo: this.repo, tus: this.tus, blobs: this.blobs, intake: this.intake };
-      const writer = new PatchWriter(deps, target, lock.token, this.settings, checksum, progress, held.assert);
+      const newLength = target.size !== upload.size ? target.size : null;
+      let lengthFixed = newLength === null;
+      // Fixed just before the last chunk is queued: the worker must know the length when it stores that chunk.
+      const fixLength = async (): Promise<void> => {
+        if (lengthFixed || newLength === null) return;
+        await this.fixLength(upload.id, newLength);
+        lengthFixed = true;
+      };
+      const writer = new PatchWriter(deps, target, lock.token, this.settings, checksum, progress, { assertLocked: held.assert, beforeLastChunk: fixLength });
       const end = await writer.write(input.body, progress.partialBytes);
-      if (target.size !== upload.size && target.size !== null) await this.fixLength(upload.id, target.size);
+      await fixLength();
       return { upload: (await this.repo.findById(upload.id)) ?? upload, offset: end };
     } finally {
       held.stop();
@@ -176,8 +187,12 @@ class PatchWriter {
     private readonly settings: TusSettings,
     private readonly checksum: Checksum | null,
     start: TusProgress,
-    /** Throws once this request may no longer hold the upload's lock. */
-    private readonly assertLocked: () => void,
+    private readonly hooks: {
+      /** Throws once this request may no longer hold the upload's lock. */
+      assertLocked: () => void;
+      /** Runs before the chunk that ends the upload is queued. */
+      beforeLastChunk: () => Promise<void>;
+    },
   ) {
     this.chunkSize = upload.chunkSize;
     this.index = start.nextIndex;
@@ -203,14 +218,10 @@ class PatchWriter {
       }
       for (const { index, partial } of this.held.splice(0)) await this.promote(index, partial);
       const partial = this.partial;
-      if (partial && partial.length > 0 && this.upload.size !== null && this.position() === this.upload.size) {
-        this.partial = null;
-        await this.promote(this.index++, partial);
-      }
-      if (this.partial) {
-        await this.partial.sync();
-        await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: this.partial.length });
-      }
+      if (partial && partial.length > 0 && this.upload.size !== null && this.position() === this.upload.size) await this.completeChunk(partial);
+      // Recorded even when no chunk is being filled, so a record of a chunk promoted since never counts again.
+      await this.partial?.sync();
+      await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: this.partial?.length ?? 0 });
     } finally {
       await Promise.allSettled([...this.open].map((partial) => partial.close()));
     }
@@ -239,7 +250,7 @@ class PatchWriter {
   }
 
   private async append(data: Buffer): Promise<void> {
-    this.assertLocked();
+    this.hooks.assertLocked();
     this.checksum?.hash.update(data);
     let at = 0;
     while (at < data.length) {
@@ -255,10 +266,11 @@ class PatchWriter {
 
   /** The chunk being filled is whole: queue it now, or hold it until the checksum has matched. */
   private async completeChunk(partial: PartialChunk): Promise<void> {
+    // Until it is queued it stays the chunk being filled, so a failure records it whole and the next request queues it.
+    if (this.checksum) this.held.push({ index: this.index, partial });
+    else await this.promote(this.index, partial);
     this.partial = null;
-    const index = this.index++;
-    if (this.checksum) this.held.push({ index, partial });
-    else await this.promote(index, partial);
+    this.index += 1;
   }
 
   /** Bytes chunk `index` holds when whole: a full chunk, the rest of a known length, or nothing past a limit. */
@@ -300,6 +312,7 @@ class PatchWriter {
   /** Queues a whole chunk through the ordinary intake; its partial file goes once it is received. */
   private async promote(index: number, partial: PartialChunk): Promise<void> {
     await partial.sync();
+    if (this.upload.size !== null && index * this.chunkSize + partial.length === this.upload.size) await this.hooks.beforeLastChunk();
     try {
       await this.deps.intake.receiveStaged(this.upload.id, index, (key) => partial.stageAs(key), { takeOverClaims: true });
     } catch (error) {
