@@ -36,6 +36,7 @@ ENV TURBO_TELEMETRY_DISABLED=1
 COPY package.json package-lock.json .npmrc ./
 COPY libs/domain/package.json libs/domain/
 COPY libs/adapters/package.json libs/adapters/
+COPY libs/client/package.json libs/client/
 COPY services/gateway/package.json services/gateway/
 COPY services/chunk-worker/package.json services/chunk-worker/
 COPY services/notifier/package.json services/notifier/
@@ -45,6 +46,7 @@ COPY tests/fuzz/package.json tests/fuzz/
 COPY tests/faults/package.json tests/faults/
 COPY tests/tus/package.json tests/tus/
 COPY tests/browser/package.json tests/browser/
+COPY tests/client/package.json tests/client/
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY . .
 # Only the shipped packages (and the libs they depend on): the e2e tests are not in the image.
@@ -60,6 +62,7 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json .npmrc ./
 COPY libs/domain/package.json libs/domain/
 COPY libs/adapters/package.json libs/adapters/
+COPY libs/client/package.json libs/client/
 COPY services/gateway/package.json services/gateway/
 COPY services/chunk-worker/package.json services/chunk-worker/
 COPY services/notifier/package.json services/notifier/
@@ -69,6 +72,7 @@ COPY tests/fuzz/package.json tests/fuzz/
 COPY tests/faults/package.json tests/faults/
 COPY tests/tus/package.json tests/tus/
 COPY tests/browser/package.json tests/browser/
+COPY tests/client/package.json tests/client/
 # --omit=dev drops turbo, typescript, jest... (turbo's binary is an optional dependency of
 # a dev dependency: never needed here, we only run node). --ignore-scripts: the only
 # runtime package with an install script (msgpackr-extract, optional) ships prebuilt
