@@ -15,7 +15,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.scenarios.map((s) => s.id)).toEqual(['big-file', 'many-1MiB', 'many-64KiB', 'progress-latency']);
 
     const big = report.scenarios.find((s) => s.id === 'big-file')!;
-    for (const column of ['tessera', 'tus', 'tus-1patch', 'ceiling'] as const) {
+    for (const column of ['tessera', 'tessera-tus', 'tus', 'tus-1patch', 'ceiling'] as const) {
       expect(big.failures[column]).toBe(0);
       expect(big.metrics['MB/s']![column]!.median).toBeGreaterThan(0);
       expect(Object.values(big.peakRss[column]!).every((b) => b > 0)).toBe(true);

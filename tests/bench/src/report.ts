@@ -1,8 +1,8 @@
 import type { BenchReport, Column } from './bench';
 
 const MiB = 1024 * 1024;
-const COLUMNS: Column[] = ['tessera', 'tus', 'tus-1patch', 'ceiling'];
-const LABEL: Record<Column, string> = { tessera: 'Tessera', tus: '@tus/server', 'tus-1patch': '@tus/server 1 PATCH', ceiling: 'ceiling' };
+const COLUMNS: Column[] = ['tessera', 'tessera-tus', 'tus', 'tus-1patch', 'ceiling'];
+const LABEL: Record<Column, string> = { tessera: 'Tessera', 'tessera-tus': 'Tessera over tus', tus: '@tus/server', 'tus-1patch': '@tus/server 1 PATCH', ceiling: 'ceiling' };
 
 const fmt = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? '–' : `${(a / b).toFixed(2)}×`);
@@ -65,7 +65,7 @@ export function renderMarkdown(report: BenchReport, svgName: string): string {
   ].join('\n');
 }
 
-const COLORS: Record<Column, string> = { tessera: '#2b6cb0', tus: '#dd6b20', 'tus-1patch': '#f6ad55', ceiling: '#718096' };
+const COLORS: Record<Column, string> = { tessera: '#2b6cb0', 'tessera-tus': '#63b3ed', tus: '#dd6b20', 'tus-1patch': '#f6ad55', ceiling: '#718096' };
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 /** Hand-drawn bar chart: one panel per (scenario, metric) that measures throughput or latency. */

@@ -30,9 +30,10 @@ export interface Target {
   pids(): Record<string, number>;
   /**
    * Sends a file from disk; resolves once the target says it is complete. `variant` picks tus's
-   * one-PATCH mode. Tessera also tells how long completion took after the last chunk's 202.
+   * one-PATCH mode, or Tessera's tus endpoint. Tessera also tells how long completion took
+   * after the last chunk's 202 (or the last PATCH's 204).
    */
-  uploadBig(file: BigFile, variant?: 'single'): Promise<{ tailMs?: number } | void>;
+  uploadBig(file: BigFile, variant?: 'single' | 'tus'): Promise<{ tailMs?: number } | void>;
   /** Runs a batch of uploads, all started at once. */
   uploadMany(buffers: Buffer[]): Promise<SmallResult[]>;
   /** Removes what the target stored, between runs (not timed). */
@@ -252,13 +253,50 @@ export async function startTessera(): Promise<TesseraTarget> {
     };
   };
 
+  /** The same file through Tessera's tus endpoint, 8 MiB PATCHes as the @tus/server column sends. */
+  const uploadOverTus = async (file: BigFile, events: Events): Promise<{ tailMs: number }> => {
+    let finished: Promise<void> | null = null;
+    await new Promise<void>((resolve, reject) => {
+      const upload = new tus.Upload(createReadStream(file.path), {
+        endpoint: `${stack.gatewayUrl}/files/`,
+        uploadSize: file.size,
+        chunkSize: 8 * MiB,
+        headers: auth,
+        retryDelays: [],
+        storeFingerprintForResuming: false,
+        metadata: { filename: 'bench.bin' },
+        // Subscribed before the first PATCH: the creating POST's answer names the upload.
+        onAfterResponse: async (req, res) => {
+          if (req.getMethod() !== 'POST' || finished) return;
+          const id = (res.getHeader('Location') ?? '').split('/').pop()!;
+          created.push(id);
+          finished = (await watch(events, id, () => {}, 600_000)).done;
+          finished.catch(() => {}); // awaited below
+        },
+        onError: reject,
+        onSuccess: () => resolve(),
+      });
+      upload.start();
+    });
+    const lastAck = now();
+    await finished;
+    return { tailMs: now() - lastAck };
+  };
+
   return {
     name: 'tessera',
     stack,
     pids: () => ({ ...pids }),
-    async uploadBig(file) {
+    async uploadBig(file, variant) {
       const chunkSize = 8 * MiB;
       const events = await Events.connect(stack.notifierUrl, token);
+      if (variant === 'tus') {
+        try {
+          return await uploadOverTus(file, events);
+        } finally {
+          events.close();
+        }
+      }
       try {
         const upload = await create(file.size, chunkSize, file.sha256);
         const { done: finished } = await watch(events, upload.id, () => {}, 600_000);
