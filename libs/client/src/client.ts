@@ -1,6 +1,6 @@
 import { TesseraError } from './errors';
 import { ProgressSocket } from './events';
-import { call, callJson, DEFAULT_RETRY, type HttpOptions, type RetryPolicy } from './http';
+import { call, callJson, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, type HttpOptions, type RetryPolicy } from './http';
 import { sha256, toHex } from './digest';
 import type { UploadSource } from './sources';
 import type { CreateUploadInput, ListPage, ListQuery, UploadView } from './types';
@@ -14,6 +14,8 @@ export interface TesseraClientOptions {
   /** A bearer token, or a function that returns a current one (called before each request). */
   token: string | (() => string | Promise<string>);
   retry?: Partial<RetryPolicy>;
+  /** A request that gets no answer for this long is given up (and retried), ms; default 120 000. */
+  timeoutMs?: number;
   /** Another fetch (tests, instrumentation); the global one by default. */
   fetch?: typeof fetch;
 }
@@ -31,6 +33,7 @@ export class TesseraClient {
       token: async () => (typeof token === 'function' ? token() : token),
       retry: { ...DEFAULT_RETRY, ...(options.retry ?? {}) },
       fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     };
     this.notifierUrl = options.notifierUrl ?? new URL(this.http.baseUrl).origin;
   }

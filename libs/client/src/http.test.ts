@@ -12,7 +12,7 @@ function httpWith(answers: Array<Response | Error>): { http: HttpOptions; calls:
     if (next instanceof Error) throw next;
     return next;
   }) as typeof globalThis.fetch;
-  return { http: { baseUrl: 'http://gateway.test/', token: async () => 'tok', retry: { ...policy, minDelayMs: 1 }, fetch }, calls };
+  return { http: { baseUrl: 'http://gateway.test/', token: async () => 'tok', retry: { ...policy, minDelayMs: 1 }, fetch, timeoutMs: 5000 }, calls };
 }
 
 const problem = (status: number, type: string, headers: Record<string, string> = {}) =>
@@ -66,6 +66,21 @@ describe('call', () => {
   it('describes an answer that is not a problem document by its status', async () => {
     const { http } = httpWith([new Response('<html>bad gateway</html>', { status: 404 })]);
     await expect(call(http, { method: 'GET', path: 'x' })).rejects.toMatchObject({ status: 404, type: 'http-404' });
+  });
+
+  it('gives up a try that gets no answer within the timeout, and retries it', async () => {
+    let tries = 0;
+    const fetch = ((_input: unknown, init?: RequestInit) => {
+      tries += 1;
+      if (tries > 1) return Promise.resolve(new Response('ok'));
+      // Hangs until aborted, like a gateway that accepted the connection and went silent.
+      return new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    }) as typeof globalThis.fetch;
+    const retries: string[] = [];
+    const http: HttpOptions = { baseUrl: 'http://gateway.test/', token: async () => 'tok', retry: { ...policy, minDelayMs: 1 }, fetch, timeoutMs: 50 };
+    await call(http, { method: 'PUT', path: 'x', onRetry: (r) => retries.push(r.error.detail) });
+    expect(retries).toEqual(['no answer within 0.05 s']);
+    expect(tries).toBe(2);
   });
 
   it('stops at once when its signal aborts, with the abort reason', async () => {

@@ -11,11 +11,16 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 6, minDelayMs: 250, maxDelayMs: 10_000 };
 
+/** A try that gets no answer for this long is given up and retried, ms. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
 export interface HttpOptions {
   baseUrl: string;
   token: () => Promise<string>;
   retry: RetryPolicy;
   fetch: typeof fetch;
+  /** Per try, ms. */
+  timeoutMs: number;
 }
 
 export interface Call {
@@ -70,18 +75,20 @@ async function problemOf(response: Response): Promise<TesseraError> {
 export async function call(http: HttpOptions, request: Call): Promise<Response> {
   for (let attempt = 0; ; attempt += 1) {
     let failure: TesseraError;
+    const timeout = AbortSignal.timeout(http.timeoutMs);
     try {
       const response = await http.fetch(new URL(request.path, http.baseUrl), {
         method: request.method,
         headers: { authorization: `Bearer ${await http.token()}`, ...(request.headers ?? {}) },
         ...(request.body !== undefined ? { body: request.body as BodyInit } : {}),
-        ...(request.signal ? { signal: request.signal } : {}),
+        signal: request.signal ? AbortSignal.any([request.signal, timeout]) : timeout,
       });
       if (response.ok) return response;
       failure = await problemOf(response);
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason ?? error;
-      failure = error instanceof TesseraError ? error : new TesseraError('network', 0, `the server could not be reached (${(error as Error).message})`, undefined, { cause: error });
+      const what = timeout.aborted ? `no answer within ${http.timeoutMs / 1000} s` : `the server could not be reached (${(error as Error).message})`;
+      failure = error instanceof TesseraError ? error : new TesseraError('network', 0, what, undefined, { cause: error });
     }
     if (!failure.retryable || attempt >= http.retry.retries) throw failure;
     const delayMs = backoffMs(http.retry, attempt + 1, (failure as TesseraError & { retryAfterSeconds?: number }).retryAfterSeconds);

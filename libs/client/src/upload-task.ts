@@ -38,6 +38,7 @@ export type UploadTaskEvents = {
   created: UploadView;
   sent: { bytesSent: number; size: number; index: number };
   stored: StoredProgress;
+  /** `index` is the chunk's, or -1 for the requests that create or re-read the upload. */
   retry: { index: number; attempt: number; delayMs: number; error: TesseraError };
   paused: undefined;
   resumed: undefined;
@@ -152,6 +153,7 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
           ...(this.options.metadata ? { metadata: this.options.metadata } : {}),
         }),
         signal,
+        onRetry: (info) => this.emit('retry', { index: -1, ...info }),
       });
       this.adopt(created);
       this.emit('created', created);
@@ -160,7 +162,7 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
       return created;
     }
     const id = this.upload?.id ?? this.options.uploadId!;
-    const current = await callJson<UploadView>(this.http, { method: 'GET', path: `v1/uploads/${id}`, signal });
+    const current = await callJson<UploadView>(this.http, { method: 'GET', path: `v1/uploads/${id}`, signal, onRetry: (info) => this.emit('retry', { index: -1, ...info }) });
     if (current.size !== null && current.size !== this.source.size) {
       throw new TesseraError('source-mismatch', 0, `upload ${id} is ${current.size} bytes but the file to resume is ${this.source.size}; it is not the same file`);
     }
