@@ -12,6 +12,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const env = { ...process.env };
 env.BLOB_DIR ??= join(root, 'data', 'blobs');
+// The web page at / gets a development token for the owner of the token printed below (never in production).
+if (env.NODE_ENV !== 'production') env.DEV_TOKEN_SUBJECT ??= 'dev-user';
 
 // Each service reads PORT; here they get their own so one shell can run all three.
 const gatewayPort = env.GATEWAY_PORT ?? '3000';

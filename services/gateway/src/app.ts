@@ -10,6 +10,7 @@ import { requestLog } from './http/middleware/request-log.middleware';
 import { contentRouter } from './http/routes/content.routes';
 import { formUploadRouter } from './http/routes/form-upload.routes';
 import { healthRouter, type ReadinessChecks } from './http/routes/health.routes';
+import { pageRouter, type PageOptions } from './http/routes/page.routes';
 import { uploadsRouter } from './http/routes/uploads.routes';
 import { tusRouter } from './http/tus/tus.routes';
 
@@ -36,6 +37,8 @@ export interface AppDeps {
   corsOrigins?: readonly string[];
   /** Base of the upload URLs handed to tus clients; by default the request's own scheme and host. */
   publicUrl?: string | null;
+  /** The upload web page at `/`: where it finds the notifier, whether it gets a development token. */
+  page?: PageOptions;
 }
 
 /** The gateway's HTTP application, without `listen`, so tests can drive it directly. */
@@ -49,6 +52,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, strictTransportSecurity: false }));
   app.use(corsFor(deps.corsOrigins ?? []));
   app.use(healthRouter(deps.readiness));
+  // The web page and its configuration: no token needed, and their own CSP (the API keeps the strict one above).
+  app.use(pageRouter(deps.page));
 
   const verify = requireOwner(deps.verifier);
   const limit = deps.limits.rateLimit ? rateLimitPerOwner(deps.limits.rateLimit) : null;

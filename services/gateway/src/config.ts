@@ -1,4 +1,4 @@
-import { authEnvSchema, commonEnvSchema, jobEnvSchema, toCommonConfig, toAuthConfig, type AuthConfig, toJobConfig, type CommonConfig, type JobConfig, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
+import { authEnvSchema, commonEnvSchema, ConfigError, jobEnvSchema, toCommonConfig, toAuthConfig, type AuthConfig, toJobConfig, type CommonConfig, type JobConfig, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
 import { z } from 'zod';
 
 const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobEnvSchema.shape).extend({
@@ -33,6 +33,13 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
     .default('')
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
     .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ }).regex(/^[^/]+\/\/[^/]+$/, 'an origin has no path: scheme://host[:port]')]))),
+  /** Where the web page's browsers reach the notifier (scheme://host[:port]); default: the page's scheme and host, port 3001. */
+  NOTIFIER_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .regex(/^[^/]+\/\/[^/]+$/, 'scheme://host[:port], without a path')
+    .optional(),
+  /** Development only: the web page is handed a fresh 1 h token for this owner, without any login. Refused in production. */
+  DEV_TOKEN_SUBJECT: z.string().min(1).max(255).regex(/^[^\p{Cc}]+$/u, 'no control characters').optional(),
 });
 
 export type GatewayConfig = Readonly<
@@ -50,12 +57,17 @@ export type GatewayConfig = Readonly<
     corsOrigins: readonly string[];
     tusLockLeaseMs: number;
     publicUrl: string | null;
+    /** The web page's settings: where it finds the notifier, and whose development token it gets (if any). */
+    page: { notifierPublicUrl: string | null; devTokenSubject: string | null };
   }
 >;
 
 /** Reads and checks the gateway's environment once; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const e = parseEnv('gateway', gatewayEnvSchema, env);
+  if (e.DEV_TOKEN_SUBJECT !== undefined && e.NODE_ENV === 'production') {
+    throw new ConfigError('gateway', ['DEV_TOKEN_SUBJECT: hands a token to anyone who opens the page; refused when NODE_ENV=production']);
+  }
   return Object.freeze({
     ...toCommonConfig(e),
     ...toJobConfig(e),
@@ -72,5 +84,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.CORS_ORIGIN,
     tusLockLeaseMs: e.TUS_LOCK_LEASE_MS,
     publicUrl: e.PUBLIC_URL ?? null,
+    page: { notifierPublicUrl: e.NOTIFIER_PUBLIC_URL ?? null, devTokenSubject: e.DEV_TOKEN_SUBJECT ?? null },
   });
 }

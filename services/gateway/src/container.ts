@@ -8,6 +8,7 @@ import {
   MikroOrmUploadRepository,
   redisConnection,
   RedisProgressPublisher,
+  signToken,
   SystemClock,
   UuidV7Ids,
 } from '@tessera/adapters';
@@ -56,6 +57,10 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
     limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE, rateLimit: config.rateLimit },
     corsOrigins: config.corsOrigins,
     publicUrl: config.publicUrl,
+    page: {
+      notifierPublicUrl: config.page.notifierPublicUrl,
+      devToken: config.page.devTokenSubject === null ? null : devTokenMinter(config, config.page.devTokenSubject),
+    },
     useCases: gatewayUseCases({ repo, tus: new MikroOrmTusRepository(orm), blobs, queue, publisher, ids, clock }, settings),
     readiness: {
       postgres: () => repo.ping(),
@@ -70,4 +75,10 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
       await orm.close();
     },
   };
+}
+
+/** Development only (`DEV_TOKEN_SUBJECT`, refused in production): a fresh 1 h token for the page, as a login would give. */
+function devTokenMinter(config: GatewayConfig, subject: string): () => Promise<string> {
+  const { secret, issuer, audience } = config.auth;
+  return () => signToken(secret, subject, { expiresIn: '1h', ...(issuer !== undefined ? { issuer } : {}), ...(audience !== undefined ? { audience } : {}) });
 }
