@@ -74,4 +74,4 @@ export { CreateTusUpload, type CreateTusUploadInput, type TusConcatRequest } fro
 export { TusStatus, durableOffset, type TusStatusView } from './tus/tus-status.use-case';
 export { WriteTusBytes, type WriteTusBytesInput, type TusWriteResult } from './tus/write-tus-bytes.use-case';
 export { parseTusMetadata, type TusMetadata } from './tus/tus-metadata';
-export { TUS_CHECKSUM_ALGORITHMS, type TusChecksumAlgorithm, type TusSettings } from './tus/tus-settings';
+export { TUS_CHECKSUM_ALGORITHMS, assertChecksumAlgorithm, type TusChecksumAlgorithm, type TusSettings } from './tus/tus-settings';

@@ -9,6 +9,7 @@ export const REQUEST_SHARES = {
   reads: 2_500,
   auth: 2_200,
   notifier: 400,
+  tus: 4_000,
 } as const;
 
 export const REQUESTS_PER_RUN = 10_000;

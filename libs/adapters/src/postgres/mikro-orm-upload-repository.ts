@@ -371,6 +371,17 @@ export class MikroOrmUploadRepository implements UploadRepository {
     });
   }
 
+  /** Deletes a pending upload without chunk rows; its tus record goes with it (cascade). */
+  async discard(uploadId: string): Promise<boolean> {
+    if (!isUuid(uploadId)) return false;
+    const deleted = await affected(
+      this.em(),
+      `delete from uploads u where u.id = ? and u.state = 'pending' and not exists (select 1 from chunks c where c.upload_id = u.id)`,
+      [uploadId],
+    );
+    return deleted === 1;
+  }
+
   /** Throws when PostgreSQL cannot be reached. */
   async ping(): Promise<void> {
     await this.em().execute('select 1');

@@ -149,6 +149,13 @@ export interface UploadRepository {
     deleteBlob: (sha256: string) => Promise<void>,
   ): Promise<UploadProps | null>;
 
+  /**
+   * Deletes an upload that is `pending` and has no chunk row (claimed or otherwise), as if it
+   * had never been created: for a creation refused right after the insert. False, changing
+   * nothing, for any other upload.
+   */
+  discard(uploadId: string): Promise<boolean>;
+
   /** Ids of unfinished (`pending` or `receiving`) uploads whose `expiresAt` is not after `now`, oldest first. */
   listExpired(input: { now: Date; limit: number }): Promise<string[]>;
 

@@ -64,6 +64,14 @@ export class CreateTusUpload {
     return (await this.repo.findById(upload.id)) ?? upload;
   }
 
+  /**
+   * Takes back an upload whose creation-with-upload bytes were refused: deleted outright
+   * when nothing of it was kept; false when it holds chunks (then it must be aborted).
+   */
+  withdraw(uploadId: string): Promise<boolean> {
+    return this.repo.discard(uploadId);
+  }
+
   /** The default chunk size, grown (in whole KiB) when the file would otherwise need too many chunks. */
   private chunkSizeFor(length: number | null): number {
     const base = this.settings.defaultChunkSize;

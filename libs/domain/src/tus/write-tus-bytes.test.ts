@@ -365,7 +365,8 @@ describe(`${WriteTusBytes.name} locking`, () => {
     const data = randomBytes(2 * CHUNK + 100);
     const { id } = await createUpload(h, data.length);
     const { body: stalled } = handFedBody();
-    const first = outcome(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 0, body: stalled }));
+    // A declared length: its whole chunks are queued as they fill (an undeclared body holds them to its end).
+    const first = outcome(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 0, body: stalled, contentLength: data.length }));
     stalled.push(data.subarray(0, 100 * KiB));
     await until(() => stalled.readableLength === 0 && h.queue.storeJobs.length === 1, 'the stalled writer queues chunk 0');
 
@@ -406,7 +407,8 @@ describe(`${WriteTusBytes.name} locking`, () => {
     const data = randomBytes(CHUNK + 100);
     const { id } = await createUpload(h, data.length);
     const { body: stalled } = handFedBody();
-    const first = outcome(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 0, body: stalled }));
+    // A declared length: its whole chunks are queued as they fill (an undeclared body holds them to its end).
+    const first = outcome(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 0, body: stalled, contentLength: data.length }));
     stalled.push(data.subarray(0, 10_000));
     await until(() => stalled.readableLength === 0, 'the first writer reads its body');
     h.clock.advance(751);
@@ -546,14 +548,17 @@ describe(`${WriteTusBytes.name} refusals`, () => {
     expect(await offsetOf(h, id)).toBe(0);
   });
 
-  it('refuses bytes past the length of an undeclared body with PayloadTooLargeError, keeping nothing beyond the length', async () => {
+  it('refuses an undeclared body that runs past the length with PayloadTooLargeError, keeping none of it', async () => {
     const h = harness();
     const data = randomBytes(100 * KiB);
     const { id } = await createUpload(h, data.length);
-    const tooLong = Buffer.concat([data, randomBytes(20 * KiB)]);
-    await expect(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 0, body: bodyOf(tooLong) })).rejects.toBeInstanceOf(PayloadTooLargeError);
-    expect(await offsetOf(h, id)).toBe(data.length);
-    expect(h.queue.storeJobs.reduce((sum, job) => sum + job.size, 0)).toBe(data.length);
+    await patch(h, id, 0, data.subarray(0, 1000));
+    const tooLong = Buffer.concat([data.subarray(1000), randomBytes(20 * KiB)]);
+    await expect(h.sut.write.execute({ ownerId: OWNER, uploadId: id, offset: 1000, body: bodyOf(tooLong) })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(await offsetOf(h, id)).toBe(1000);
+    expect(h.queue.storeJobs).toEqual([]);
+    // The same bytes without the excess go through from where the refused request started.
+    expect((await patch(h, id, 1000, data.subarray(1000))).offset).toBe(data.length);
     expect(jobsOf(h)).toEqual(chunksOf(data));
   });
 

@@ -2,7 +2,6 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   BodyTimeoutError,
-  ChecksumAlgorithmUnsupportedError,
   ChecksumMismatchError,
   ChunkAlreadyReceivedError,
   FinalUploadNotWritableError,
@@ -19,7 +18,7 @@ import type { BlobStore, ChunkQueue, Clock, IdGenerator, PartialChunk, TusProgre
 import type { ChunkIntake } from '../use-cases/chunk-intake';
 import { findVisibleUpload } from '../use-cases/visible-upload';
 import { durableOffset } from './tus-status.use-case';
-import { TUS_CHECKSUM_ALGORITHMS, type TusChecksumAlgorithm, type TusSettings } from './tus-settings';
+import { assertChecksumAlgorithm, type TusSettings } from './tus-settings';
 
 export interface WriteTusBytesInput {
   ownerId: string;
@@ -33,6 +32,8 @@ export interface WriteTusBytesInput {
   length?: number;
   /** `Upload-Checksum`, its digest decoded from base64. */
   checksum?: { algorithm: string; digest: Buffer };
+  /** Called once the request is accepted, just before its body is read (HTTP answers `100 Continue` here). */
+  onAccepted?: () => void;
 }
 
 export interface TusWriteResult {
@@ -62,10 +63,7 @@ export class WriteTusBytes {
   ) {}
 
   async execute(input: WriteTusBytesInput): Promise<TusWriteResult> {
-    const algorithm = input.checksum?.algorithm;
-    if (algorithm !== undefined && !TUS_CHECKSUM_ALGORITHMS.includes(algorithm as TusChecksumAlgorithm)) {
-      throw new ChecksumAlgorithmUnsupportedError(algorithm, TUS_CHECKSUM_ALGORITHMS);
-    }
+    assertChecksumAlgorithm(input.checksum?.algorithm);
     let upload = await findVisibleUpload(this.repo, input.ownerId, input.uploadId);
     const record = await this.tus.find(upload.id);
     if (!record) throw new NotFoundError('tus upload');
@@ -91,9 +89,8 @@ export class WriteTusBytes {
       // A length sent with this request counts for its bytes, but is kept only if the request succeeds.
       const length = this.checkLength(upload, input.length, offset);
       const target = length === upload.size ? upload : { ...upload, size: length };
-      if (target.size !== null && input.contentLength !== undefined && offset + input.contentLength > target.size) {
-        throw new PayloadTooLargeError(offset + input.contentLength, target.size);
-      }
+      const limit = target.size ?? Math.min(this.settings.maxUploadBytes, MAX_CHUNK_COUNT * upload.chunkSize);
+      if (input.contentLength !== undefined && offset + input.contentLength > limit) throw new PayloadTooLargeError(offset + input.contentLength, limit);
       const checksum = input.checksum ? { ...input.checksum, hash: createHash(input.checksum.algorithm) } : null;
       const deps = { repo: this.repo, tus: this.tus, blobs: this.blobs, intake: this.intake };
       const newLength = target.size !== upload.size ? target.size : null;
@@ -104,7 +101,9 @@ export class WriteTusBytes {
         await this.fixLength(upload.id, newLength);
         lengthFixed = true;
       };
-      const writer = new PatchWriter(deps, target, lock.token, this.settings, checksum, progress, { assertLocked: held.assert, beforeLastChunk: fixLength });
+      const holding = checksum !== null || input.contentLength === undefined;
+      const writer = new PatchWriter(deps, target, lock.token, this.settings, checksum, holding, progress, { assertLocked: held.assert, beforeLastChunk: fixLength });
+      input.onAccepted?.();
       const end = await writer.write(input.body, progress.partialBytes);
       await fixLength();
       return { upload: (await this.repo.findById(upload.id)) ?? upload, offset: end };
@@ -178,6 +177,8 @@ class PatchWriter {
   /** Whole chunks waiting for the checksum before they are queued. */
   private readonly held: { index: number; partial: PartialChunk }[] = [];
   private readonly open = new Set<PartialChunk>();
+  /** Indices whose partial file this request created. */
+  private readonly created = new Set<number>();
   private readonly chunkSize: number;
 
   constructor(
@@ -186,6 +187,12 @@ class PatchWriter {
     private readonly lockToken: string,
     private readonly settings: TusSettings,
     private readonly checksum: Checksum | null,
+    /**
+     * Whole chunks wait for the end of the body before they are queued: with a checksum, or
+     * when the body's length is unknown and may run past the upload's, so that a refused
+     * request leaves nothing behind.
+     */
+    private readonly holding: boolean,
     start: TusProgress,
     private readonly hooks: {
       /** Throws once this request may no longer hold the upload's lock. */
@@ -200,22 +207,30 @@ class PatchWriter {
 
   /** Writes the body after the durable bytes of `start`; resolves with the durable offset after it. */
   async write(body: Readable, startBytes: number): Promise<number> {
+    const start = { index: this.index, bytes: startBytes };
     let failure: unknown = null;
     try {
       if (startBytes > 0) this.partial = await this.reopen(startBytes);
       // A whole chunk left unqueued by an earlier request goes first.
-      if (this.partial && this.partial.length === this.room()) await this.completeChunk(this.partial);
+      if (this.partial && this.partial.length === this.room()) {
+        await this.promote(this.index, this.partial);
+        this.partial = null;
+        this.index += 1;
+        Object.assign(start, { index: this.index, bytes: 0 });
+      }
       await this.consume(body);
       const checksum = this.checksum;
       if (checksum && !checksum.hash.digest().equals(checksum.digest)) throw new ChecksumMismatchError(checksum.algorithm);
     } catch (error) {
       failure = error;
     }
+    // A refused request keeps nothing, and neither does one whose checksum could not be checked.
+    const refused = failure instanceof ChecksumMismatchError || failure instanceof PayloadTooLargeError;
+    if (failure !== null && this.holding && (refused || this.checksum !== null)) {
+      await this.discard(start);
+      throw failure;
+    }
     try {
-      if (failure !== null && this.checksum) {
-        // Nothing of a request whose checksum failed (or could not be checked) is kept: the recorded length stays as it was.
-        throw failure;
-      }
       for (const { index, partial } of this.held.splice(0)) await this.promote(index, partial);
       const partial = this.partial;
       if (partial && partial.length > 0 && this.upload.size !== null && this.position() === this.upload.size) await this.completeChunk(partial);
@@ -223,10 +238,23 @@ class PatchWriter {
       await this.partial?.sync();
       await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: this.partial?.length ?? 0 });
     } finally {
-      await Promise.allSettled([...this.open].map((partial) => partial.close()));
+      await this.closeAll();
     }
     if (failure !== null) throw failure;
     return this.position();
+  }
+
+  /** Puts the staging area back as the request found it: new partial files go, the one it appended to is cut back. */
+  private async discard(start: { index: number; bytes: number }): Promise<void> {
+    await this.closeAll();
+    const uploadId = this.upload.id;
+    await Promise.allSettled([...this.created].map((index) => this.deps.blobs.deletePartial({ uploadId, index })));
+    if (start.bytes > 0) await (await this.deps.blobs.openPartial({ uploadId, index: start.index }, start.bytes))?.close();
+  }
+
+  private async closeAll(): Promise<void> {
+    await Promise.allSettled([...this.open].map((partial) => partial.close()));
+    this.open.clear();
   }
 
   private async consume(body: Readable): Promise<void> {
@@ -264,10 +292,10 @@ class PatchWriter {
     }
   }
 
-  /** The chunk being filled is whole: queue it now, or hold it until the checksum has matched. */
+  /** The chunk being filled is whole: queue it now, or hold it until the request has been accepted whole. */
   private async completeChunk(partial: PartialChunk): Promise<void> {
     // Until it is queued it stays the chunk being filled, so a failure records it whole and the next request queues it.
-    if (this.checksum) this.held.push({ index: this.index, partial });
+    if (this.holding) this.held.push({ index: this.index, partial });
     else await this.promote(this.index, partial);
     this.partial = null;
     this.index += 1;
@@ -295,6 +323,7 @@ class PatchWriter {
     const partial = await this.deps.blobs.openPartial({ uploadId: this.upload.id, index: this.index }, 0);
     if (!partial) throw new Error(`The blob store could not create the partial file of chunk ${this.index} of upload ${this.upload.id}.`);
     this.open.add(partial);
+    this.created.add(this.index);
     return partial;
   }
 

@@ -23,6 +23,12 @@ export const PUBLISHED_PROBLEMS = {
   'request-timeout': 408,
   'too-many-uploads': 429,
   'rate-limited': 429,
+  'offset-mismatch': 409,
+  'upload-locked': 423,
+  'checksum-mismatch': 460,
+  'checksum-algorithm-unsupported': 400,
+  'final-upload-not-writable': 403,
+  'tus-version-unsupported': 412,
 } as const;
 
 export type ProblemType = keyof typeof PUBLISHED_PROBLEMS;

@@ -777,6 +777,28 @@ export function describeUploadRepositoryContract(name: string, setup: () => Prom
       });
     });
 
+    describe('discard', () => {
+      it('deletes a pending upload that never had a chunk, so it is as if it was never created', async () => {
+        const upload = await created();
+        expect(await repo.discard(upload.id)).toBe(true);
+        expect(await repo.findById(upload.id)).toBeNull();
+        expect(await repo.discard(upload.id)).toBe(false);
+      });
+
+      it('keeps an upload with a chunk claimed or received, and one that is no longer pending', async () => {
+        const claimed = await created();
+        await claim(claimed.id, 0);
+        const withChunk = await created();
+        await received(withChunk.id, 0, 4 * KiB);
+        const finished = await created({}, { state: 'completed' });
+        for (const upload of [claimed, withChunk, finished]) {
+          expect(await repo.discard(upload.id)).toBe(false);
+          expect(await repo.findById(upload.id)).not.toBeNull();
+        }
+        expect(await repo.discard('not-a-uuid')).toBe(false);
+      });
+    });
+
     describe('create within an owner limit', () => {
       it("refuses past maxUnfinishedPerOwner, counting only that owner's unfinished uploads", async () => {
         const ownerId = `owner-${randomUUID()}`;

@@ -263,6 +263,16 @@ export class InMemoryUploadRepository implements UploadRepository {
     });
   }
 
+  async discard(uploadId: string): Promise<boolean> {
+    return this.exclusive(() => {
+      const upload = this.uploads.get(uploadId);
+      if (upload?.state !== 'pending' || this.chunkRows(uploadId).size > 0) return false;
+      this.uploads.delete(uploadId);
+      this.chunks.delete(uploadId);
+      return true;
+    });
+  }
+
   async listExpired(input: { now: Date; limit: number }): Promise<string[]> {
     return [...this.uploads.values()]
       .filter((u) => (u.state === 'pending' || u.state === 'receiving') && u.expiresAt.getTime() <= input.now.getTime())

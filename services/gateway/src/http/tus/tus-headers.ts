@@ -53,7 +53,10 @@ export function uploadChecksum(raw: string | undefined): { algorithm: string; di
   return { algorithm: match[1].toLowerCase(), digest: Buffer.from(match[2], 'base64') };
 }
 
-/** `Upload-Concat: partial` or `final;<url> <url> …` (absolute URLs or paths ending in the upload id). */
+/** An upload URL of this endpoint: `/files/<id>`, alone or after a scheme and host. */
+const PART_URL = /^(?:https?:\/\/[^/\s]+)?\/files\/([0-9a-fA-F-]{36})\/?$/;
+
+/** `Upload-Concat: partial` or `final;<url> <url> …` (space-separated `/files/<id>` paths or absolute URLs). */
 export function uploadConcat(raw: string | undefined): TusConcatRequest {
   if (raw === undefined) return { kind: 'none' };
   const value = raw.trim();
@@ -62,11 +65,11 @@ export function uploadConcat(raw: string | undefined): TusConcatRequest {
   const parts = value
     .slice('final;'.length)
     .trim()
-    .split(/\s+/)
+    .split(/ +/)
     .filter(Boolean)
     .map((url) => {
-      const id = url.replace(/\/+$/, '').split('/').pop() ?? '';
-      if (!isUuid(id)) invalid('Upload-Concat', `names "${url.slice(0, 120)}", which is not an upload URL of this server`);
+      const id = PART_URL.exec(url)?.[1];
+      if (!id || !isUuid(id)) invalid('Upload-Concat', `names "${url.slice(0, 120)}", which is not an upload URL of this endpoint (/files/<id>, space-separated)`);
       return id.toLowerCase();
     });
   return { kind: 'final', parts };

@@ -1,5 +1,16 @@
-import { RECEIVING_STATES, type AbortUpload, type CreateTusUpload, type TusStatus, type UploadProps, type WriteTusBytes } from '@tessera/domain';
+import {
+  assertChecksumAlgorithm,
+  ERROR_CODES,
+  PayloadTooLargeError,
+  RECEIVING_STATES,
+  type AbortUpload,
+  type CreateTusUpload,
+  type TusStatus,
+  type UploadProps,
+  type WriteTusBytes,
+} from '@tessera/domain';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { sendContinue } from '../continue';
 import { ownerOf } from '../middleware/auth.middleware';
 import { HttpProblem, HTTP_PROBLEMS } from '../problem';
 import { declaredLength, parseUploadId } from '../validation';
@@ -27,7 +38,7 @@ export interface TusRouteDeps {
   auth: RequestHandler[];
 }
 
-const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'HEAD', 'POST', 'GET']);
+const OVERRIDABLE = new Set(['PATCH', 'DELETE', 'POST', 'GET']);
 
 /**
  * tus 1.0.0 at `/files/`. A tus upload is an ordinary upload: the same id, chunks, queue,
@@ -37,9 +48,13 @@ export function tusRouter(deps: TusRouteDeps): Router {
   const router = Router();
 
   // Clients behind proxies that allow only GET and POST send the real method in a header.
-  router.use((req, _res, next) => {
+  // A HEAD sent as a POST keeps its method: Node would otherwise withhold a body it announced.
+  router.use((req, res, next) => {
+    // Set first, so answers of the earliest refusals (a path that does not decode) carry it too.
+    if (req.method !== 'OPTIONS') res.setHeader('Tus-Resumable', TUS_VERSION);
     const override = req.header('x-http-method-override')?.toUpperCase();
-    if (req.method === 'POST' && override && OVERRIDABLE.has(override)) req.method = override;
+    if (req.method === 'POST' && override === 'HEAD') res.locals.headOverPost = true;
+    else if (req.method === 'POST' && override && OVERRIDABLE.has(override)) req.method = override;
     next();
   });
 
@@ -56,8 +71,7 @@ export function tusRouter(deps: TusRouteDeps): Router {
       .end();
   });
 
-  router.use((req, res, next) => {
-    res.setHeader('Tus-Resumable', TUS_VERSION);
+  router.use((req, _res, next) => {
     if (req.header('tus-resumable') !== TUS_VERSION) {
       throw new HttpProblem(HTTP_PROBLEMS.TUS_VERSION_UNSUPPORTED, `This server speaks tus ${TUS_VERSION}; send "Tus-Resumable: ${TUS_VERSION}".`, {}, { 'Tus-Version': TUS_VERSION });
     }
@@ -66,24 +80,39 @@ export function tusRouter(deps: TusRouteDeps): Router {
   router.use(deps.auth);
 
   router.post('/', async (req, res) => {
+    if (res.locals.headOverPost) throw new HttpProblem(ERROR_CODES.NOT_FOUND, 'Nothing is served at HEAD /files/; HEAD names an upload: /files/<id>.');
     const concat = uploadConcat(req.header('upload-concat'));
     const length = creationLength(req.header('upload-length'), req.header('upload-defer-length'), concat.kind === 'final');
     const ownerId = ownerOf(res);
     const metadataHeader = req.header('upload-metadata');
+    const withBytes = hasTusBody(req) && concat.kind !== 'final';
+    // Refusable before anything is created: the checksum header and a body larger than the upload.
+    const checksum = withBytes ? checksumOf(req) : {};
+    const bodyBytes = withBytes ? bodyLength(req) : {};
+    assertChecksumAlgorithm(checksum.checksum?.algorithm);
+    if (length !== null && bodyBytes.contentLength !== undefined && bodyBytes.contentLength > length) {
+      throw new PayloadTooLargeError(bodyBytes.contentLength, length);
+    }
     const upload = await deps.createTusUpload.execute({ ownerId, length, concat, ...(metadataHeader !== undefined ? { metadataHeader } : {}) });
-    res.setHeader('Location', `${baseUrl(req, deps.publicUrl)}/files/${upload.id}`);
-    // creation-with-upload: the body, if it is tus bytes, is the upload's first PATCH.
-    if (hasTusBody(req) && concat.kind !== 'final') {
-      const written = await deps.writeTusBytes.execute({ ownerId, uploadId: upload.id, offset: 0, body: req, ...bodyLength(req), ...checksumOf(req) });
+    if (withBytes) {
+      // creation-with-upload: the body is the upload's first PATCH; if it is refused, so is the creation.
+      const written = await deps
+        .writeTusBytes.execute({ ownerId, uploadId: upload.id, offset: 0, body: req, ...bodyBytes, ...checksum, onAccepted: () => sendContinue(req, res) })
+        .catch(async (error: unknown) => {
+          const withdrawn = await deps.createTusUpload.withdraw(upload.id).catch(() => false);
+          if (!withdrawn) await deps.abortUpload.execute(ownerId, upload.id).catch(() => undefined);
+          throw error;
+        });
       res.setHeader('Upload-Offset', String(written.offset));
       setExpires(res, written.upload);
     } else {
       setExpires(res, upload);
     }
+    res.setHeader('Location', `${baseUrl(req, deps.publicUrl)}/files/${upload.id}`);
     res.status(201).end();
   });
 
-  router.head('/:id', async (req, res) => {
+  const head = async (req: Request, res: Response): Promise<void> => {
     const status = await deps.tusStatus.execute(ownerOf(res), parseUploadId(req.params.id));
     const { upload, record } = status;
     res.setHeader('Cache-Control', 'no-store');
@@ -95,7 +124,9 @@ export function tusRouter(deps: TusRouteDeps): Router {
     if (record.concat === 'final') res.setHeader('Upload-Concat', `final;${record.parts.map((id) => `/files/${id}`).join(' ')}`);
     setExpires(res, upload);
     res.status(200).end();
-  });
+  };
+  router.head('/:id', head);
+  router.post('/:id', async (req, res, next) => (res.locals.headOverPost ? head(req, res) : next()));
 
   router.patch('/:id', async (req, res) => {
     const uploadId = parseUploadId(req.params.id);
@@ -113,6 +144,7 @@ export function tusRouter(deps: TusRouteDeps): Router {
       ...bodyLength(req),
       ...checksumOf(req),
       ...(length !== undefined ? { length } : {}),
+      onAccepted: () => sendContinue(req, res),
     });
     res.setHeader('Upload-Offset', String(written.offset));
     setExpires(res, written.upload);
