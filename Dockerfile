@@ -8,8 +8,9 @@
 #
 #   docker build -t tessera:local .
 #
-# No HEALTHCHECK here on purpose: the image is shared and the chunk-worker has no HTTP
-# port, so each service's health check lives in docker-compose.yml / k8s/.
+# No HEALTHCHECK here on purpose: the image is shared by processes on different ports
+# (gateway 3000, notifier 3001, chunk-worker 3002, the migrations none), so each
+# service's health check lives in docker-compose.yml / k8s/.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -83,13 +84,13 @@ COPY --from=build /app/libs/adapters/dist libs/adapters/dist
 COPY --from=build /app/services/gateway/dist services/gateway/dist
 COPY --from=build /app/services/chunk-worker/dist services/chunk-worker/dist
 COPY --from=build /app/services/notifier/dist services/notifier/dist
-# BLOB_DIR's default mount point, owned by the runtime user: a fresh Docker named volume
-# copies this ownership, so the services can write to it without running as root.
+# BLOB_DIR's default mount point (BLOB_STORE=fs), owned by the runtime user: a fresh Docker
+# named volume copies this ownership, so the services can write to it without running as root.
 # The code under /app stays root-owned: the runtime user can read it, not change it.
 RUN mkdir -p /data/blobs && chown 1000:1000 /data/blobs
 ENV BLOB_DIR=/data/blobs
 # Numeric uid:gid (the image's `node` user): Kubernetes' runAsNonRoot can only verify
 # a numeric user.
 USER 1000:1000
-EXPOSE 3000 3001
+EXPOSE 3000 3001 3002
 CMD ["node", "services/gateway/dist/main.js"]

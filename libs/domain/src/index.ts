@@ -53,6 +53,7 @@ export { uploadEventSchema, REJECTION_REASONS, FAILURE_REASONS, type UploadEvent
 export { progressEvent, terminalEvent } from './events/event-factory';
 export { QUEUES, storeChunkJobSchema, finalizeJobSchema, type StoreChunkJob, type FinalizeJob } from './jobs/jobs';
 export { commonEnvSchema, authEnvSchema, jobEnvSchema, parseEnv, loadConfigOrExit, ConfigError, toCommonConfig, toJobConfig, toAuthConfig, type CommonConfig, type JobConfig, type AuthConfig } from './config/config.schemas';
+export { blobStoreEnvSchema, toBlobStoreConfig, type BlobStoreConfig } from './config/config.schemas';
 
 export type * from './ports';
 

@@ -23,12 +23,14 @@ describe(loadConfig.name, () => {
       redisPrefix: 'tessera',
       blobDir: './data/blobs',
       shutdownTimeoutMs: 10_000,
+      blobStore: { kind: 'fs', dir: './data/blobs' },
       workerConcurrency: 8,
       finalizeConcurrency: 2,
       sweepIntervalMs: 60_000,
       sweepBlobGraceMs: 3_600_000,
       chunkJobAttempts: 5,
       chunkRetryBackoffMs: 1000,
+      http: { host: '0.0.0.0', port: 3002 },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

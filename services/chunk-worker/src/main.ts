@@ -1,6 +1,7 @@
 import { loadConfigOrExit, QUEUES } from '@tessera/domain';
 import { loadConfig } from './config';
 import { buildContainer } from './container';
+import { startOpsServer } from './http/ops-server';
 import { createLogger } from './logger';
 import { startWorker } from './worker';
 
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', crash('unhandled promise rejection'));
 
   const container = await buildContainer(config, logger);
+  // Health, readiness and metrics answer while the workers connect; a taken port stops the start.
+  const ops = await startOpsServer({ ...config.http, readiness: container.readiness, registry: container.metrics.registry, logger });
+  logger.info({ port: ops.port }, `chunk-worker health and metrics on http://${config.http.host}:${ops.port} (/healthz, /readyz, /metrics)`);
   const worker = await startWorker(config, container, logger);
   logger.info(
     { prefix: config.redisPrefix, concurrency: { [QUEUES.chunks]: config.workerConcurrency, [QUEUES.finalize]: config.finalizeConcurrency } },
@@ -36,8 +40,11 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
+    // Not ready from now on; liveness and metrics answer until the last job is done.
+    ops.draining();
     try {
       await worker.stop();
+      await ops.close();
     } catch (error) {
       logger.error({ err: error }, 'releasing a connection failed during shutdown; exiting anyway');
       process.exit(1);

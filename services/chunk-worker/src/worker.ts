@@ -4,6 +4,7 @@ import { QUEUES } from '@tessera/domain';
 import type { WorkerConfig } from './config';
 import type { WorkerContainer } from './container';
 import type { Logger } from './logger';
+import { instrumented, uploadIdOfJob } from './metrics';
 import { finalizeProcessor } from './processors/finalize.processor';
 import { storeChunkProcessor } from './processors/store-chunk.processor';
 import { sweepProcessor } from './processors/sweep.processor';
@@ -27,18 +28,22 @@ export async function startWorker(config: WorkerConfig, container: WorkerContain
   // so a job killed twice must run a third time, not fail and strand its chunk.
   const recovery = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1_000 };
   const workers = [
-    new Worker(QUEUES.chunks, storeChunkProcessor(container.storeChunk, logger), { ...common, ...recovery, concurrency: config.workerConcurrency }),
-    new Worker(QUEUES.finalize, finalizeProcessor(container.finalizeUpload, logger), { ...common, ...recovery, concurrency: config.finalizeConcurrency }),
-    new Worker(QUEUES.sweep, sweepProcessor(container.sweepUploads, logger), { ...common, concurrency: 1 }),
+    new Worker(QUEUES.chunks, instrumented(container.metrics, QUEUES.chunks, storeChunkProcessor(container.storeChunk, logger)), { ...common, ...recovery, concurrency: config.workerConcurrency }),
+    new Worker(QUEUES.finalize, instrumented(container.metrics, QUEUES.finalize, finalizeProcessor(container.finalizeUpload, logger)), { ...common, ...recovery, concurrency: config.finalizeConcurrency }),
+    new Worker(QUEUES.sweep, instrumented(container.metrics, QUEUES.sweep, sweepProcessor(container.sweepUploads, logger)), { ...common, concurrency: 1 }),
   ];
   for (const worker of workers) {
     const queue = worker.name;
     worker.on('error', (error) =>
       logger.error({ err: error, queue }, 'queue worker error (most often Redis unreachable); it keeps reconnecting and resumes by itself'),
     );
-    worker.on('stalled', (jobId) =>
-      logger.warn({ jobId, queue }, 'a job stalled (the process running it died or blocked) and runs again; jobs are idempotent, no action needed unless this repeats'),
-    );
+    worker.on('stalled', (jobId) => {
+      container.metrics.jobFailures.inc({ queue, reason: 'stalled' });
+      logger.warn(
+        { jobId, queue, uploadId: uploadIdOfJob(jobId) },
+        'a job stalled (the process running it died or blocked) and runs again; jobs are idempotent, no action needed unless this repeats',
+      );
+    });
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
   // Every replica upserts the same scheduler id: one schedule, whose runs go to one worker each.

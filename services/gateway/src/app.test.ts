@@ -17,7 +17,7 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const verifier: TokenVerifier = {
   async verify(token) {
     if (!token.startsWith('token-')) throw new UnauthorizedError('The token is not valid.');
-    return { ownerId: token.slice('token-'.length) };
+    return { ownerId: token.slice('token-'.length), roles: [] };
   },
 };
 

@@ -1,4 +1,5 @@
 import type { AbortUpload, AcceptChunk, CreateTusUpload, CreateUpload, GetUpload, ListUploads, ReadContent, ReceiveFileStream, TokenVerifier, TusStatus, WriteTusBytes } from '@tessera/domain';
+import { httpMetricsMiddleware, metricsHandler, type Registry } from '@tessera/adapters';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from './logger';
@@ -10,6 +11,7 @@ import { requestLog } from './http/middleware/request-log.middleware';
 import { contentRouter } from './http/routes/content.routes';
 import { formUploadRouter } from './http/routes/form-upload.routes';
 import { healthRouter, type ReadinessChecks } from './http/routes/health.routes';
+import { adminRouter, type QueueDashboardOptions } from './http/routes/admin.routes';
 import { pageRouter, type PageOptions } from './http/routes/page.routes';
 import { uploadsRouter } from './http/routes/uploads.routes';
 import { tusRouter } from './http/tus/tus.routes';
@@ -39,6 +41,12 @@ export interface AppDeps {
   publicUrl?: string | null;
   /** The upload web page at `/`: where it finds the notifier, whether it gets a development token. */
   page?: PageOptions;
+  /** The queue dashboard at /admin/queues (admin token); none without it. */
+  queueDashboard?: QueueDashboardOptions;
+  /** The process's metrics: every request is counted into it, and it is served at /metrics (no token); none without it. */
+  metrics?: Registry;
+  /** False when /metrics is served on a port of its own (METRICS_PORT) instead of the public one. */
+  metricsOnApi?: boolean;
 }
 
 /** The gateway's HTTP application, without `listen`, so tests can drive it directly. */
@@ -47,13 +55,17 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (deps.metrics) app.use(httpMetricsMiddleware(deps.metrics));
   app.use(requestLog(deps.logger));
   // An API, not pages: no scripts, frames or sniffing; HSTS is left to the TLS terminator.
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, strictTransportSecurity: false }));
   app.use(corsFor(deps.corsOrigins ?? []));
   app.use(healthRouter(deps.readiness));
+  if (deps.metrics && deps.metricsOnApi !== false) app.get('/metrics', metricsHandler(deps.metrics, (error) => deps.logger.warn({ err: error }, 'collecting metrics failed; answered 500')));
   // The web page and its configuration: no token needed, and their own CSP (the API keeps the strict one above).
   app.use(pageRouter(deps.page));
+  // The queue dashboard and its session: admin tokens only, and its own CSP once authorised.
+  if (deps.queueDashboard) app.use(adminRouter(deps.verifier, deps.queueDashboard));
 
   const verify = requireOwner(deps.verifier);
   const limit = deps.limits.rateLimit ? rateLimitPerOwner(deps.limits.rateLimit) : null;

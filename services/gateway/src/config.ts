@@ -1,7 +1,7 @@
-import { authEnvSchema, commonEnvSchema, ConfigError, jobEnvSchema, toCommonConfig, toAuthConfig, type AuthConfig, toJobConfig, type CommonConfig, type JobConfig, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
+import { authEnvSchema, blobStoreEnvSchema, toBlobStoreConfig, type BlobStoreConfig, commonEnvSchema, ConfigError, jobEnvSchema, toCommonConfig, toAuthConfig, type AuthConfig, toJobConfig, type CommonConfig, type JobConfig, DEFAULT_CHUNK_SIZE, GiB, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseEnv } from '@tessera/domain';
 import { z } from 'zod';
 
-const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobEnvSchema.shape).extend({
+const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobEnvSchema.shape).extend(blobStoreEnvSchema.shape).extend({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Largest accepted upload, bytes (default 100 GiB). */
@@ -27,6 +27,8 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
     .url({ protocol: /^https?$/ })
     .regex(/^[^/]+\/\/[^/]+$/, 'scheme://host[:port], without a path')
     .optional(),
+  /** Serve /metrics only on this port (an internal one Prometheus scrapes), not on PORT where the Ingress sends everyone. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Comma-separated origins whose browser scripts may call the API, or `*`; empty: same origin only. */
   CORS_ORIGIN: z
     .string()
@@ -40,6 +42,12 @@ const gatewayEnvSchema = commonEnvSchema.extend(authEnvSchema.shape).extend(jobE
     .optional(),
   /** Development only: the web page is handed a fresh 1 h token for this owner, without any login. Refused in production. */
   DEV_TOKEN_SUBJECT: z.string().min(1).max(255).regex(/^[^\p{Cc}]+$/u, 'no control characters').optional(),
+  /** The JWT claim holding a token's roles for the queue dashboard: an array of strings or one space-separated string; a dotted name reaches a nested claim. */
+  ADMIN_CLAIM: z.string().min(1).max(255).default('roles'),
+  /** The role that claim must carry to open the queue dashboard. */
+  ADMIN_ROLE: z.string().regex(/^\S{1,255}$/, '1..255 characters, no spaces').default('admin'),
+  /** The queue dashboard shows the queues but changes nothing (no retry, clean, pause, add...). */
+  QUEUE_DASHBOARD_READ_ONLY: z.enum(['true', 'false'], { error: 'true or false' }).default('true').transform((value) => value === 'true'),
 });
 
 export type GatewayConfig = Readonly<
@@ -47,6 +55,7 @@ export type GatewayConfig = Readonly<
     host: string;
     port: number;
     auth: AuthConfig;
+    blobStore: BlobStoreConfig;
     maxUploadBytes: number;
     defaultChunkSize: number;
     uploadTtlMs: number;
@@ -57,8 +66,11 @@ export type GatewayConfig = Readonly<
     corsOrigins: readonly string[];
     tusLockLeaseMs: number;
     publicUrl: string | null;
+    metricsPort: number | null;
     /** The web page's settings: where it finds the notifier, and whose development token it gets (if any). */
     page: { notifierPublicUrl: string | null; devTokenSubject: string | null };
+    /** The queue dashboard at /admin/queues: who may open it (role claim and role), and whether it may change anything. */
+    queueDashboard: { adminClaim: string; adminRole: string; readOnly: boolean };
   }
 >;
 
@@ -74,6 +86,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     port: e.PORT,
     auth: toAuthConfig(e),
+    blobStore: toBlobStoreConfig(e, 'gateway'),
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     defaultChunkSize: e.DEFAULT_CHUNK_SIZE,
     uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,
@@ -84,6 +97,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.CORS_ORIGIN,
     tusLockLeaseMs: e.TUS_LOCK_LEASE_MS,
     publicUrl: e.PUBLIC_URL ?? null,
+    metricsPort: e.METRICS_PORT ?? null,
     page: { notifierPublicUrl: e.NOTIFIER_PUBLIC_URL ?? null, devTokenSubject: e.DEV_TOKEN_SUBJECT ?? null },
+    queueDashboard: { adminClaim: e.ADMIN_CLAIM, adminRole: e.ADMIN_ROLE, readOnly: e.QUEUE_DASHBOARD_READ_ONLY },
   });
 }

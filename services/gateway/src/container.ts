@@ -1,11 +1,12 @@
 import {
   BullmqChunkQueue,
   eventChannel,
-  FsBlobStore,
+  createBlobStore,
   initOrm,
   JoseTokenVerifier,
   MikroOrmTusRepository,
   MikroOrmUploadRepository,
+  openQueueHandles,
   redisConnection,
   RedisProgressPublisher,
   signToken,
@@ -16,6 +17,7 @@ import { MAX_CHUNK_SIZE, type TusSettings } from '@tessera/domain';
 import type { AppDeps } from './app';
 import type { GatewayConfig } from './config';
 import type { Logger } from './logger';
+import { gatewayMetrics } from './metrics';
 import { gatewayUseCases } from './use-cases';
 
 export interface GatewayContainer extends AppDeps {
@@ -26,8 +28,7 @@ export interface GatewayContainer extends AppDeps {
 export async function buildContainer(config: GatewayConfig, logger: Logger): Promise<GatewayContainer> {
   const orm = await initOrm({ databaseUrl: config.databaseUrl });
   const repo = new MikroOrmUploadRepository(orm);
-  const blobs = new FsBlobStore(config.blobDir);
-  await blobs.init();
+  const blobs = await createBlobStore(config.blobStore);
   const queue = new BullmqChunkQueue({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
@@ -39,6 +40,17 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
   const redis = redisConnection(config.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection for events failed; progress events are not sent until it is back'));
   const publisher = new RedisProgressPublisher(redis, eventChannel(config.redisPrefix));
+  // The queue dashboard's own handles on every queue (chunks, finalize, sweep).
+  const dashboardQueues = openQueueHandles({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    onError: (error) => logger.warn({ err: error }, 'Redis connection of the queue dashboard failed; it answers errors until it is back'),
+  });
+  // Queue gauges are read through the dashboard's handles too: no connection of their own.
+  const metrics = gatewayMetrics({
+    queues: dashboardQueues.queues,
+    onQueueError: (error) => logger.warn({ err: error }, 'reading the queues for /metrics failed; this scrape has no queue gauges'),
+  });
   const ids = new UuidV7Ids();
   const clock = new SystemClock();
   const settings: TusSettings = {
@@ -53,7 +65,7 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
 
   return {
     logger,
-    verifier: new JoseTokenVerifier(config.auth),
+    verifier: new JoseTokenVerifier({ ...config.auth, rolesClaim: config.queueDashboard.adminClaim }),
     limits: { maxUploadBytes: config.maxUploadBytes, maxChunkBytes: MAX_CHUNK_SIZE, rateLimit: config.rateLimit },
     corsOrigins: config.corsOrigins,
     publicUrl: config.publicUrl,
@@ -61,7 +73,18 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
       notifierPublicUrl: config.page.notifierPublicUrl,
       devToken: config.page.devTokenSubject === null ? null : devTokenMinter(config, config.page.devTokenSubject),
     },
-    useCases: gatewayUseCases({ repo, tus: new MikroOrmTusRepository(orm), blobs, queue, publisher, ids, clock }, settings),
+    queueDashboard: {
+      queues: dashboardQueues.queues,
+      adminRole: config.queueDashboard.adminRole,
+      readOnly: config.queueDashboard.readOnly,
+      publicUrl: config.publicUrl,
+    },
+    useCases: gatewayUseCases(
+      { repo: metrics.meter(repo), tus: new MikroOrmTusRepository(orm), blobs, queue, publisher, ids, clock, intakeObserver: metrics.received },
+      settings,
+    ),
+    metrics: metrics.registry,
+    metricsOnApi: config.metricsPort === null,
     readiness: {
       postgres: () => repo.ping(),
       redis: async () => {
@@ -71,6 +94,7 @@ export async function buildContainer(config: GatewayConfig, logger: Logger): Pro
     },
     async close() {
       await queue.close();
+      await dashboardQueues.close();
       redis.disconnect();
       await orm.close();
     },

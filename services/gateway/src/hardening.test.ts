@@ -14,7 +14,7 @@ const KiB = 1024;
 const verifier: TokenVerifier = {
   async verify(token) {
     if (!token.startsWith('token-')) throw new UnauthorizedError('The token is not valid.');
-    return { ownerId: token.slice('token-'.length) };
+    return { ownerId: token.slice('token-'.length), roles: [] };
   },
 };
 const as = (owner: string) => ({ authorization: `Bearer token-${owner}` });

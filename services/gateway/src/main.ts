@@ -6,6 +6,7 @@ import { closeGracefully, createHttpServer } from './http-server';
 import { loadConfig } from './config';
 import { buildContainer } from './container';
 import { createLogger } from './logger';
+import { serveMetrics } from './metrics-server';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(() => loadConfig());
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   logger.info({ port }, `gateway listening on http://${config.host}:${port} (API at /v1/uploads)`);
+  const metricsServer = config.metricsPort === null || !container.metrics ? null : await serveMetrics(container.metrics, config.metricsPort, config.host, logger);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs);
     deadline.unref();
     // PostgreSQL and Redis stay open until the last request is answered: those in flight need them.
-    await closeGracefully(server);
+    await Promise.all([closeGracefully(server), metricsServer ? closeGracefully(metricsServer) : undefined]);
     await container.close();
     logger.info('gateway stopped');
     process.exit(0);

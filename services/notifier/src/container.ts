@@ -2,6 +2,7 @@ import { eventChannel, initOrm, JoseTokenVerifier, MikroOrmUploadRepository, Red
 import { GetUpload, type EventSubscriber, type TokenVerifier } from '@tessera/domain';
 import type { NotifierConfig } from './config';
 import type { Logger } from './logger';
+import { notifierMetrics, type NotifierMetrics } from './metrics';
 import type { ReadinessChecks } from './socket/health';
 
 export interface Container {
@@ -9,6 +10,8 @@ export interface Container {
   tokens: TokenVerifier;
   events: EventSubscriber;
   readiness: ReadinessChecks;
+  /** The process's metrics, served at /metrics. */
+  metrics: NotifierMetrics;
   /** Releases the PostgreSQL pool and the Redis connection. */
   close(): Promise<void>;
 }
@@ -32,6 +35,7 @@ export async function buildContainer(config: NotifierConfig, logger: Logger): Pr
     tokens: new JoseTokenVerifier(config.auth),
     events,
     readiness: { redis: () => events.ping(), postgres: () => uploads.ping() },
+    metrics: notifierMetrics(),
     async close() {
       // Both are released even when one fails; the first failure is reported.
       const results = await Promise.allSettled([events.close(), orm.close()]);

@@ -1,82 +1,22 @@
-// Checks the deployment files (Dockerfile, .dockerignore, docker-compose.yml, k8s/*.yaml)
-// without Docker or a cluster: parses them and asserts the facts the services rely on.
+// Checks the deployment files (Dockerfile, .dockerignore, docker-compose.yml and its
+// Prometheus and Grafana files in deploy/) without Docker: parses them and asserts the
+// facts the services rely on. k8s/ has its own checks in k8s.test.ts.
 //
 //   npx jest -c tests/e2e/jest.config.js src/deploy-files.test.ts
 //
 // TESSERA_DEPLOY_ROOT points the checks at another checkout (used to prove they fail).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
+import {
+  anyProcessReads, BLOB_USERS, defaultMetrics, HTTP_PORTS, irrelevantFor, LEFT_TO_CODE_DEFAULT, neededEnv, read, readsEnv, root,
+  scriptProblems, SERVICES, sharedSchemas, tesseraMetrics, type Process,
+} from './support/deploy-env';
 
-const root = path.resolve(process.env.TESSERA_DEPLOY_ROOT ?? path.join(__dirname, '..', '..', '..'));
-
-// ---------------------------------------------------------------------------
-// What the services need (the brief / design.md "Running"), in one place.
-
-const COMMON_ENV = ['NODE_ENV', 'LOG_LEVEL', 'DATABASE_URL', 'REDIS_URL', 'REDIS_PREFIX', 'SHUTDOWN_TIMEOUT_MS'];
-const BLOB_ENV = ['BLOB_STORE', 'BLOB_DIR'];
-/** Retry policy of queued jobs, read by every producer of jobs (jobEnvSchema). */
-const JOB_ENV = ['CHUNK_JOB_ATTEMPTS', 'CHUNK_RETRY_BACKOFF_MS'];
-/** Bearer-token settings (authEnvSchema); only the secret has no default. */
-const AUTH_ENV = ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_CLOCK_TOLERANCE_SECONDS'];
-
-/** Variables each process must be given by the deployment (defaults in code are not trusted for these). */
-const NEEDED_ENV: Record<string, string[]> = {
-  migrate: ['NODE_ENV', 'LOG_LEVEL', 'DATABASE_URL'],
-  gateway: [...COMMON_ENV, ...BLOB_ENV, 'PORT', 'AUTH_JWT_SECRET', 'MAX_UPLOAD_BYTES', 'DEFAULT_CHUNK_SIZE', 'UPLOAD_TTL_SECONDS', 'CHUNK_JOB_ATTEMPTS'],
-  'chunk-worker': [...COMMON_ENV, ...BLOB_ENV, 'WORKER_CONCURRENCY', 'FINALIZE_CONCURRENCY', 'CHUNK_JOB_ATTEMPTS'],
-  notifier: [...COMMON_ENV, 'PORT', 'AUTH_JWT_SECRET', 'CORS_ORIGIN'],
-};
-
-/** Variables a service's config schema reads that the deployment deliberately leaves to the code default. */
-const LEFT_TO_CODE_DEFAULT = new Set(['HOST', 'CHUNK_CLAIM_LEASE_MS', 'MAX_SUBSCRIPTIONS_PER_SOCKET', 'CHUNK_RETRY_BACKOFF_MS', 'SWEEP_INTERVAL_MS', 'SWEEP_BLOB_GRACE_MS', 'MAX_UNFINISHED_UPLOADS_PER_OWNER', 'RATE_LIMIT_PER_SECOND', 'RATE_LIMIT_BURST', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_CLOCK_TOLERANCE_SECONDS', 'CORS_ORIGIN', 'BODY_IDLE_TIMEOUT_MS', 'MAX_SOCKETS', 'MAX_SOCKETS_PER_OWNER', 'TUS_LOCK_LEASE_MS', 'PUBLIC_URL', 'NOTIFIER_PUBLIC_URL', 'DEV_TOKEN_SUBJECT']);
-
-/** Every name a deployment file may set; anything else is a typo the schema would silently ignore. */
-const KNOWN_ENV = new Set([...Object.values(NEEDED_ENV).flat(), ...LEFT_TO_CODE_DEFAULT, 'NODE_OPTIONS']);
-
-/** Never in a ConfigMap (they carry credentials). */
-const SECRET_ENV = ['AUTH_JWT_SECRET', 'DATABASE_URL', 'REDIS_URL'];
-
-/** The script each process runs (after `tsc -b`), relative to the repository root. */
-const SCRIPTS: Record<string, string> = {
-  migrate: 'libs/adapters/dist/postgres/migrate-cli.js',
-  gateway: 'services/gateway/dist/main.js',
-  'chunk-worker': 'services/chunk-worker/dist/main.js',
-  notifier: 'services/notifier/dist/main.js',
-};
-const HTTP_PORTS: Record<string, number> = { gateway: 3000, notifier: 3001 };
-const BLOB_USERS = ['gateway', 'chunk-worker'];
 const SHIPPED_PACKAGES = ['libs/domain', 'libs/adapters', 'services/gateway', 'services/chunk-worker', 'services/notifier'];
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-function read(file: string): string {
-  return readFileSync(path.join(root, file), 'utf8');
-}
-
-/** `pkg/dist/a/b.js` → `pkg/src/a/b.ts`: the compiled script's source in the repository. */
-function sourceOf(script: string): string {
-  const match = /^(.*)\/dist\/(.+)\.js$/.exec(script);
-  if (!match) throw new Error(`${script} is not a <package>/dist/<file>.js path`);
-  return `${match[1]}/src/${match[2]}.ts`;
-}
-
-/** The first `*.js` argument of a command (`node <script> ...`). */
-function scriptOf(command: unknown): string | undefined {
-  const argv = Array.isArray(command) ? command.map(String) : typeof command === 'string' ? command.split(/\s+/) : [];
-  return argv.find((arg) => arg.endsWith('.js'));
-}
-
-/** Problems with the scripts run by `owner → command` (wrong script, or no source for it); [] when fine. */
-function scriptProblems(commands: [owner: string, command: unknown][]): string[] {
-  return commands.flatMap(([owner, command]) => {
-    const script = scriptOf(command);
-    if (script === undefined || script !== SCRIPTS[owner]) return [`${owner} runs ${script ?? 'no .js script'}, expected ${SCRIPTS[owner]}`];
-    const source = sourceOf(script);
-    return existsSync(path.join(root, source)) ? [] : [`${owner} runs ${script}, but ${source} does not exist`];
-  });
-}
 
 /** `${NAME:-default}` → default; a plain value as is; `${NAME}` / `${NAME:?..}` → undefined. */
 function composeDefault(value: unknown): string | undefined {
@@ -241,6 +181,7 @@ describe('.dockerignore', () => {
   });
 });
 
+
 // ---------------------------------------------------------------------------
 // docker-compose.yml
 
@@ -248,46 +189,55 @@ interface ComposeService {
   image?: string;
   build?: string | { context?: string; dockerfile?: string };
   command?: string | string[];
+  entrypoint?: string | string[];
   environment?: Record<string, unknown> | string[];
   depends_on?: string[] | Record<string, { condition?: string }>;
-  healthcheck?: { test?: string | string[] };
-  ports?: (string | { target?: number; published?: number | string })[];
+  healthcheck?: { test?: string | string[]; disable?: boolean };
+  ports?: (string | number | { target?: number; published?: number | string })[];
   volumes?: (string | { type?: string; source?: string; target?: string })[];
   stop_grace_period?: string;
+  restart?: string;
+  deploy?: { replicas?: number };
+  scale?: number;
 }
 
-describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
-    services: Record<string, ComposeService>;
-    volumes?: Record<string, unknown>;
-  };
-  const services = compose.services;
-  const env = (name: string): Record<string, string | undefined> => {
-    const raw = services[name]?.environment ?? {};
-    if (Array.isArray(raw)) {
-      return Object.fromEntries(raw.map((line) => [line.split('=')[0]!, line.includes('=') ? line.slice(line.indexOf('=') + 1) : undefined]));
-    }
-    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === null || v === undefined ? undefined : String(v)]));
-  };
-  const builtHere = Object.entries(services)
-    .filter(([, s]) => {
-      if (!s.build) return false;
-      const b = typeof s.build === 'string' ? { context: s.build } : s.build;
-      return path.resolve(root, b.context ?? '.', b.dockerfile ?? 'Dockerfile') === path.join(root, 'Dockerfile');
-    })
-    .map(([name]) => name);
-  const conditionsOf = (name: string): Record<string, string | undefined> => {
-    const deps = services[name]?.depends_on ?? {};
-    if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, undefined]));
-    return Object.fromEntries(Object.entries(deps).map(([d, v]) => [d, v?.condition]));
-  };
-  const mounts = (name: string) =>
-    (services[name]?.volumes ?? []).map((v) => {
-      if (typeof v !== 'string') return { source: v.source, target: v.target };
-      const [source, target] = v.split(':');
-      return { source, target };
-    });
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+};
+const services = compose.services;
+const envOf = (name: string): Record<string, string | undefined> => {
+  const raw = services[name]?.environment ?? {};
+  if (Array.isArray(raw)) {
+    return Object.fromEntries(raw.map((line) => [line.split('=')[0]!, line.includes('=') ? line.slice(line.indexOf('=') + 1) : undefined]));
+  }
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === null || v === undefined ? undefined : String(v)]));
+};
+const builtHere = Object.entries(services)
+  .filter(([, s]) => {
+    if (!s.build) return false;
+    const b = typeof s.build === 'string' ? { context: s.build } : s.build;
+    return path.resolve(root, b.context ?? '.', b.dockerfile ?? 'Dockerfile') === path.join(root, 'Dockerfile');
+  })
+  .map(([name]) => name as Process);
+const conditionsOf = (name: string): Record<string, string | undefined> => {
+  const deps = services[name]?.depends_on ?? {};
+  if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, undefined]));
+  return Object.fromEntries(Object.entries(deps).map(([d, v]) => [d, v?.condition]));
+};
+const mounts = (name: string) =>
+  (services[name]?.volumes ?? []).map((v) => {
+    if (typeof v !== 'string') return { source: v.source, target: v.target };
+    const [source, target] = v.split(':');
+    return { source, target };
+  });
+const replicasOf = (name: string) => services[name]?.deploy?.replicas ?? services[name]?.scale ?? 1;
+const imageOf = (name: string) => services[name]?.image ?? '';
+/** Services that run once and exit (restart "no"), the targets of service_completed_successfully. */
+const oneShots = Object.keys(services).filter((name) => services[name]!.restart === 'no');
+const argvText = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(' ') : (value ?? ''));
 
+describe('docker-compose.yml', () => {
   it('builds migrate, gateway, chunk-worker and notifier from the root Dockerfile', () => {
     expect([...builtHere].sort()).toEqual(['chunk-worker', 'gateway', 'migrate', 'notifier']);
   });
@@ -296,360 +246,312 @@ describe('docker-compose.yml', () => {
     expect(scriptProblems(builtHere.map((name) => [name, services[name]!.command]))).toEqual([]);
   });
 
-  it('runs postgres:15 and redis:7 with health checks', () => {
-    expect(services.postgres?.image).toMatch(/^postgres:15\b/);
-    expect(services.redis?.image).toMatch(/^redis:7\b/);
+  it('runs postgres:15, and redis:7 with AOF and noeviction (BullMQ keeps acknowledged jobs), with health checks', () => {
+    expect(imageOf('postgres')).toMatch(/^postgres:15\b/);
+    expect(imageOf('redis')).toMatch(/^redis:7\b/);
     expect(services.postgres?.healthcheck?.test).toBeDefined();
     expect(services.redis?.healthcheck?.test).toBeDefined();
+    const redisArgs = argvText(services.redis?.command);
+    expect(redisArgs).toMatch(/--appendonly\s+yes/);
+    expect(redisArgs).toMatch(/--maxmemory-policy\s+noeviction/);
   });
 
-  it('orders start-up with depends_on conditions', () => {
+  it('runs MinIO with a health check and a one-shot minio/mc service that creates the bucket the services use', () => {
+    const minio = Object.keys(services).find((name) => /^(quay\.io\/)?minio\/minio:/.test(imageOf(name)));
+    expect(minio).toBeDefined();
+    expect(imageOf(minio!)).not.toMatch(/:latest$/);
+    expect(services[minio!]!.healthcheck?.test).toBeDefined();
+    const bucketJob = Object.keys(services).find((name) => /^(quay\.io\/)?minio\/mc:/.test(imageOf(name)));
+    expect(bucketJob).toBeDefined();
+    expect(oneShots).toContain(bucketJob);
+    expect(conditionsOf(bucketJob!)).toMatchObject({ [minio!]: 'service_healthy' });
+    const script = `${argvText(services[bucketJob!]!.entrypoint)} ${argvText(services[bucketJob!]!.command)}`;
+    expect(script).toMatch(/\bmc mb --ignore-existing\b/);
+    // The bucket named in the mc command is the services' S3_BUCKET (both from the same default).
+    const jobEnv = envOf(bucketJob!);
+    const bucketVar = /local\/\$\$?\{?(\w+)\}?/.exec(script)?.[1];
+    const created = bucketVar ? composeDefault(jobEnv[bucketVar]) : /local\/([a-z0-9.-]+)/.exec(script)?.[1];
+    for (const name of BLOB_USERS) {
+      const env = envOf(name);
+      expect({ service: name, BLOB_STORE: env.BLOB_STORE, S3_BUCKET: composeDefault(env.S3_BUCKET) }).toEqual({ service: name, BLOB_STORE: 's3', S3_BUCKET: created });
+      const endpoint = new URL(String(env.S3_ENDPOINT));
+      expect({ service: name, endpointHost: endpoint.hostname, endpointPort: endpoint.port, pathStyle: env.S3_FORCE_PATH_STYLE }).toEqual({ service: name, endpointHost: minio, endpointPort: '9000', pathStyle: 'true' });
+      // The services' keys are MinIO's root credentials (the same variables and defaults).
+      const minioEnv = envOf(minio!);
+      expect(env.S3_ACCESS_KEY_ID).toBe(minioEnv.MINIO_ROOT_USER);
+      expect(env.S3_SECRET_ACCESS_KEY).toBe(minioEnv.MINIO_ROOT_PASSWORD);
+      expect(conditionsOf(name)).toMatchObject({ [bucketJob!]: 'service_completed_successfully' });
+    }
+  });
+
+  it('orders start-up with depends_on conditions that can come true', () => {
     expect(conditionsOf('migrate')).toMatchObject({ postgres: 'service_healthy' });
-    for (const name of ['gateway', 'chunk-worker', 'notifier']) {
+    for (const name of SERVICES) {
       expect({ name, deps: conditionsOf(name) }).toMatchObject({
         name,
         deps: { postgres: 'service_healthy', redis: 'service_healthy', migrate: 'service_completed_successfully' },
       });
     }
-    // A service_healthy condition on a service without a health check never becomes true.
     for (const name of Object.keys(services)) {
       for (const [dep, condition] of Object.entries(conditionsOf(name))) {
-        expect(services[dep]).toBeDefined();
+        expect({ name, dep, exists: Boolean(services[dep]) }).toEqual({ name, dep, exists: true });
         expect(['service_started', 'service_healthy', 'service_completed_successfully']).toContain(condition);
-        if (condition === 'service_healthy') expect({ dep, healthcheck: Boolean(services[dep]!.healthcheck?.test) }).toEqual({ dep, healthcheck: true });
+        // A service_healthy condition on a service without a health check never becomes true;
+        // service_completed_successfully on a service that restarts never completes.
+        if (condition === 'service_healthy') expect({ dep, healthcheck: Boolean(services[dep]!.healthcheck?.test) && !services[dep]!.healthcheck?.disable }).toEqual({ dep, healthcheck: true });
+        if (condition === 'service_completed_successfully') expect({ dep, oneShot: oneShots.includes(dep) }).toEqual({ dep, oneShot: true });
       }
     }
   });
 
-  it('passes every variable each service needs, and no unknown one', () => {
-    for (const name of builtHere) {
-      const names = Object.keys(env(name));
-      for (const needed of NEEDED_ENV[name]!) expect({ service: name, has: needed, present: names.includes(needed) }).toEqual({ service: name, has: needed, present: true });
-      for (const given of names) expect({ service: name, given, known: KNOWN_ENV.has(given) }).toEqual({ service: name, given, known: true });
-    }
-    expect(env('gateway').PORT).toBe(String(HTTP_PORTS.gateway));
-    expect(env('notifier').PORT).toBe(String(HTTP_PORTS.notifier));
-  });
-
-  it('requires AUTH_JWT_SECRET from the environment, with a clear message', () => {
-    for (const name of ['gateway', 'notifier']) {
-      expect(env(name).AUTH_JWT_SECRET).toMatch(/^\$\{AUTH_JWT_SECRET:\?[^}]*32[^}]*\}$/);
+  it('health-checks every long-running service', () => {
+    for (const name of Object.keys(services).filter((n) => !oneShots.includes(n))) {
+      expect({ name, healthcheck: Boolean(services[name]!.healthcheck?.test) }).toEqual({ name, healthcheck: true });
     }
   });
 
-  it('health-checks gateway and notifier with node fetch on their own port', () => {
-    for (const [name, port] of Object.entries(HTTP_PORTS)) {
-      const test = services[name]!.healthcheck?.test;
+  it('health-checks the Tessera services with node fetch on their own port (the image has no curl)', () => {
+    for (const service of SERVICES) {
+      const test = services[service]!.healthcheck?.test;
       expect(Array.isArray(test)).toBe(true);
       const argv = test as string[];
       expect(argv.slice(0, 2)).toEqual(['CMD', 'node']);
       const script = argv.join(' ');
       expect(script).toContain('fetch(');
-      expect(script).toMatch(new RegExp(`://(127\\.0\\.0\\.1|localhost):${port}/(readyz|healthz)\\b`));
+      expect(script).toMatch(new RegExp(`://(127\\.0\\.0\\.1|localhost):${HTTP_PORTS[service].port}/(readyz|healthz)\\b`));
       expect(script).not.toMatch(/\bcurl\b|\bwget\b/);
     }
   });
 
-  it('publishes 3000 and 3001', () => {
-    for (const [name, port] of Object.entries(HTTP_PORTS)) {
-      const published = (services[name]!.ports ?? []).map((p) =>
-        typeof p === 'string' ? p.split(':').slice(-2).join(':') : `${p.published}:${p.target}`,
+  it('passes every variable each process needs, each one read by that process, credentials never as a plain default', () => {
+    for (const name of builtHere) {
+      const env = envOf(name);
+      const names = Object.keys(env);
+      const blobStore = composeDefault(env.BLOB_STORE) ?? 'fs';
+      for (const needed of neededEnv(name, blobStore)) expect({ service: name, has: needed, present: names.includes(needed) }).toEqual({ service: name, has: needed, present: true });
+      const reads = name === 'migrate' ? anyProcessReads() : readsEnv(name);
+      for (const given of names) expect({ service: name, given, read: reads.has(given) }).toEqual({ service: name, given, read: true });
+      if (name !== 'migrate') {
+        const { port, variable } = HTTP_PORTS[name];
+        expect({ service: name, [variable]: env[variable] }).toEqual({ service: name, [variable]: String(port) });
+      }
+    }
+    for (const name of ['gateway', 'notifier']) {
+      expect(envOf(name).AUTH_JWT_SECRET).toMatch(/^\$\{AUTH_JWT_SECRET:\?[^}]*32[^}]*\}$/);
+    }
+  });
+
+  it('covers every variable each service reads, or leaves it to the code default on purpose', () => {
+    for (const service of SERVICES) {
+      const env = envOf(service);
+      const irrelevant = irrelevantFor(composeDefault(env.BLOB_STORE) ?? 'fs', service);
+      for (const name of readsEnv(service)) {
+        const covered = name in env || LEFT_TO_CODE_DEFAULT.has(name) || irrelevant(name);
+        expect({ service, name, covered }).toEqual({ service, name, covered: true });
+      }
+    }
+  });
+
+  it('publishes 3000 and 3001, runs 2 chunk-workers without a host port', () => {
+    for (const service of ['gateway', 'notifier'] as const) {
+      const port = HTTP_PORTS[service].port;
+      const published = (services[service]!.ports ?? []).map((p) =>
+        typeof p === 'object' ? `${p.published}:${p.target}` : String(p).split(':').slice(-2).join(':'),
       );
       expect(published).toContain(`${port}:${port}`);
     }
-  });
-
-  it('shares one named volume at BLOB_DIR between gateway and chunk-worker', () => {
-    const sources = BLOB_USERS.map((name) => {
-      const dir = composeDefault(env(name).BLOB_DIR);
-      expect(dir).toMatch(/^\//);
-      const mount = mounts(name).find((m) => m.target === dir);
-      expect({ service: name, mounted: Boolean(mount) }).toEqual({ service: name, mounted: true });
-      return mount!.source;
-    });
-    expect(new Set(sources).size).toBe(1);
-    expect(Object.keys(compose.volumes ?? {})).toContain(sources[0]);
+    expect(replicasOf('chunk-worker')).toBe(2);
+    // Two replicas cannot publish one host port.
+    expect(services['chunk-worker']!.ports ?? []).toEqual([]);
   });
 
   it('waits longer than SHUTDOWN_TIMEOUT_MS before killing a service', () => {
-    for (const name of ['gateway', 'chunk-worker', 'notifier']) {
-      const shutdown = Number(composeDefault(env(name).SHUTDOWN_TIMEOUT_MS) ?? 10_000);
-      const grace = durationMs(services[name]!.stop_grace_period ?? '10s');
-      expect({ service: name, graceExceedsShutdown: grace > shutdown }).toEqual({ service: name, graceExceedsShutdown: true });
+    for (const service of SERVICES) {
+      const shutdown = Number(composeDefault(envOf(service).SHUTDOWN_TIMEOUT_MS) ?? 10_000);
+      const grace = durationMs(services[service]!.stop_grace_period ?? '10s');
+      expect({ service, graceExceedsShutdown: grace > shutdown }).toEqual({ service, graceExceedsShutdown: true });
+    }
+  });
+
+  it('mounts only files that exist, and declares every named volume', () => {
+    for (const name of Object.keys(services)) {
+      for (const { source } of mounts(name)) {
+        if (!source) continue;
+        if (source.startsWith('.') || source.startsWith('/')) expect({ name, source, exists: existsSync(path.resolve(root, source)) }).toEqual({ name, source, exists: true });
+        else expect({ name, volume: source, declared: Object.keys(compose.volumes ?? {}).includes(source) }).toEqual({ name, volume: source, declared: true });
+      }
+    }
+  });
+
+  it('pins every third-party image to a version', () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (s.build) continue;
+      expect({ name, image: s.image, pinned: /:[^:/]+$/.test(s.image ?? '') && !/:latest$/.test(s.image ?? '') }).toEqual({ name, image: s.image, pinned: true });
     }
   });
 });
 
 // ---------------------------------------------------------------------------
-// k8s/
+// Prometheus and Grafana (deploy/)
 
-interface Container {
-  name: string;
-  command?: string[];
-  args?: string[];
-  ports?: { name?: string; containerPort: number }[];
-  env?: {
-    name: string;
-    value?: string;
-    valueFrom?: { configMapKeyRef?: { name: string; key: string }; secretKeyRef?: { name: string; key: string } };
-  }[];
-  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
-  livenessProbe?: Probe;
-  readinessProbe?: Probe;
-  startupProbe?: Probe;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: {
-    runAsNonRoot?: boolean;
-    runAsUser?: number;
-    allowPrivilegeEscalation?: boolean;
-    readOnlyRootFilesystem?: boolean;
-    capabilities?: { drop?: string[] };
-  };
-  volumeMounts?: { name: string; mountPath: string }[];
-  lifecycle?: { preStop?: { exec?: { command?: string[] }; sleep?: { seconds?: number } } };
-}
-interface Probe {
-  httpGet?: { path?: string; port?: number | string };
-}
-interface PodSpec {
-  containers: Container[];
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
-  terminationGracePeriodSeconds?: number;
-  restartPolicy?: string;
-  volumes?: { name: string; emptyDir?: object; persistentVolumeClaim?: { claimName: string } }[];
-}
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string };
-  data?: Record<string, string>;
-  stringData?: Record<string, string>;
-  spec?: {
-    selector?: { matchLabels?: Record<string, string> } & Record<string, unknown>;
-    accessModes?: string[];
-    ports?: { name?: string; port: number; targetPort?: number | string }[];
-    template?: { metadata?: { labels?: Record<string, string> }; spec: PodSpec };
-  };
-}
+/** The container path → host path of a service's bind mounts. */
+const bindMounts = (name: string) => new Map(mounts(name).filter((m) => m.source?.startsWith('.')).map((m) => [m.target!, path.resolve(root, m.source!)]));
+const prometheusService = Object.keys(services).find((name) => /^(prom\/prometheus|quay\.io\/prometheus\/prometheus):/.test(imageOf(name)));
+const grafanaService = Object.keys(services).find((name) => /^grafana\/grafana(-oss)?:/.test(imageOf(name)));
 
-describe('k8s/', () => {
-  const dir = path.join(root, 'k8s');
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  const objects: (K8sObject & { file: string })[] = files.flatMap((file) =>
-    parseAllDocuments(readFileSync(path.join(dir, file), 'utf8')).map((doc) => {
-      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
-      return { ...(doc.toJS() as K8sObject), file };
-    }).filter((o) => o.kind),
-  );
-  const ofKind = (kind: string) => objects.filter((o) => o.kind === kind);
-  const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
-  const deployments = ofKind('Deployment');
-  const workloads = [...deployments, ...ofKind('Job')];
-  const configMaps = ofKind('ConfigMap');
-  const secrets = ofKind('Secret');
-  const keysOf = (o: K8sObject | undefined) => Object.keys({ ...(o?.data ?? {}), ...(o?.stringData ?? {}) });
-  const config = configMaps[0];
-  const ownerOf = (w: K8sObject) => (w.kind === 'Job' ? 'migrate' : w.metadata.name);
-  const containersOf = (w: K8sObject) => w.spec!.template!.spec.containers;
+describe('deploy/prometheus', () => {
+  interface ScrapeConfig {
+    job_name: string;
+    metrics_path?: string;
+    static_configs?: { targets: string[] }[];
+    dns_sd_configs?: { names: string[]; type?: string; port?: number }[];
+  }
+  const configPath = (() => {
+    const command = argvText(services[prometheusService ?? '']?.command);
+    const inContainer = /--config\.file=(\S+)/.exec(command)?.[1] ?? '/etc/prometheus/prometheus.yml';
+    return bindMounts(prometheusService ?? '').get(inContainer);
+  })();
 
-  /** Every variable a container gets, with the ConfigMap/Secret reference it resolves through. */
-  const envOf = (c: Container): string[] => {
-    const names: string[] = [];
-    for (const from of c.envFrom ?? []) {
-      if (from.configMapRef) {
-        const cm = find('ConfigMap', from.configMapRef.name);
-        expect({ container: c.name, configMap: from.configMapRef.name, exists: Boolean(cm) }).toEqual({ container: c.name, configMap: from.configMapRef.name, exists: true });
-        names.push(...keysOf(cm));
-      }
-      if (from.secretRef) {
-        const s = find('Secret', from.secretRef.name);
-        expect({ container: c.name, secret: from.secretRef.name, exists: Boolean(s) }).toEqual({ container: c.name, secret: from.secretRef.name, exists: true });
-        names.push(...keysOf(s));
-      }
-    }
-    for (const e of c.env ?? []) {
-      const ref = e.valueFrom?.configMapKeyRef ?? e.valueFrom?.secretKeyRef;
-      if (ref) {
-        const kind = e.valueFrom?.configMapKeyRef ? 'ConfigMap' : 'Secret';
-        const present = keysOf(find(kind, ref.name)).includes(ref.key);
-        expect({ container: c.name, env: e.name, ref: `${kind}/${ref.name}#${ref.key}`, present }).toEqual({ container: c.name, env: e.name, ref: `${kind}/${ref.name}#${ref.key}`, present: true });
-      }
-      names.push(e.name);
-    }
-    return names;
-  };
-
-  it('lists every manifest in kustomization.yaml, except the example secret', () => {
-    const kustomization = parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
-    const expected = files.filter((f) => f !== 'kustomization.yaml' && f !== 'secret.example.yaml');
-    expect([...kustomization.resources].sort()).toEqual(expected);
+  it('runs Prometheus in compose with the repository config file', () => {
+    expect(prometheusService).toBeDefined();
+    expect(configPath).toBe(path.join(root, 'deploy/prometheus/prometheus.yml'));
   });
 
-  it('has the namespace, one ConfigMap, the example Secret, a ReadWriteMany claim and the migrate Job', () => {
-    expect(ofKind('Namespace')).toHaveLength(1);
-    expect(configMaps).toHaveLength(1);
-    expect(secrets.map((s) => s.file)).toEqual(['secret.example.yaml']);
-    const pvcs = ofKind('PersistentVolumeClaim');
-    expect(pvcs).toHaveLength(1);
-    expect(pvcs[0]!.spec?.accessModes).toEqual(['ReadWriteMany']);
-    expect(ofKind('Job')).toHaveLength(1);
-  });
-
-  it('has a Deployment for each service and a Service for each HTTP one', () => {
-    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['chunk-worker', 'gateway', 'notifier']);
-    expect(ofKind('Service').map((s) => s.metadata.name).sort()).toEqual(Object.keys(HTTP_PORTS).sort());
-  });
-
-  it('keeps credentials out of the ConfigMap and documents every secret key', () => {
-    for (const key of SECRET_ENV) {
-      expect({ key, inConfigMap: keysOf(config).includes(key) }).toEqual({ key, inConfigMap: false });
-      expect({ key, inSecret: keysOf(secrets[0]).includes(key) }).toEqual({ key, inSecret: true });
-    }
-    // The placeholder must be unusable: the services reject a secret shorter than 32 characters.
-    expect(String(secrets[0]?.stringData?.AUTH_JWT_SECRET ?? secrets[0]?.data?.AUTH_JWT_SECRET).length).toBeLessThan(32);
-  });
-
-  it('runs the right script, existing in the source layout, in every workload', () => {
-    const commands = workloads.map((w): [string, unknown] => {
-      const [c] = containersOf(w);
-      return [ownerOf(w), [...(c!.command ?? []), ...(c!.args ?? [])]];
-    });
-    expect(scriptProblems(commands)).toEqual([]);
-  });
-
-  it('gives every container the variables its service needs, and no unknown one', () => {
-    for (const w of workloads) {
-      for (const c of containersOf(w)) {
-        const names = envOf(c);
-        for (const needed of NEEDED_ENV[ownerOf(w)]!) expect({ workload: w.metadata.name, needs: needed, present: names.includes(needed) }).toEqual({ workload: w.metadata.name, needs: needed, present: true });
-        for (const given of names) expect({ workload: w.metadata.name, given, known: KNOWN_ENV.has(given) }).toEqual({ workload: w.metadata.name, given, known: true });
-        const port = (c.env ?? []).find((e) => e.name === 'PORT')?.value;
-        const http = HTTP_PORTS[ownerOf(w)];
-        if (http) expect({ workload: w.metadata.name, PORT: port }).toEqual({ workload: w.metadata.name, PORT: String(http) });
-      }
-    }
-  });
-
-  it('probes /healthz and /readyz on a declared port where HTTP exists, and nothing over HTTP elsewhere', () => {
-    for (const d of deployments) {
-      for (const c of containersOf(d)) {
-        const ports = c.ports ?? [];
-        const declared = (p: number | string | undefined) => ports.some((x) => x.name === p || x.containerPort === p);
-        if (HTTP_PORTS[d.metadata.name]) {
-          expect(ports.map((p) => p.containerPort)).toContain(HTTP_PORTS[d.metadata.name]);
-          expect({ deployment: d.metadata.name, liveness: c.livenessProbe?.httpGet?.path }).toEqual({ deployment: d.metadata.name, liveness: '/healthz' });
-          expect({ deployment: d.metadata.name, readiness: c.readinessProbe?.httpGet?.path }).toEqual({ deployment: d.metadata.name, readiness: '/readyz' });
-          for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
-            if (probe?.httpGet) expect(declared(probe.httpGet.port)).toBe(true);
-          }
-        } else {
-          // No HTTP port (the chunk-worker, for now): an HTTP probe would fail and restart it forever.
-          expect(ports).toHaveLength(0);
-          for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) expect(probe?.httpGet).toBeUndefined();
-        }
-      }
-    }
-  });
-
-  it('sets resource requests and limits on every container', () => {
-    for (const w of workloads) {
-      for (const c of containersOf(w)) {
-        for (const kind of ['requests', 'limits'] as const) {
-          for (const resource of ['cpu', 'memory']) {
-            expect({ workload: w.metadata.name, [`${kind}.${resource}`]: Boolean(c.resources?.[kind]?.[resource]) }).toEqual({ workload: w.metadata.name, [`${kind}.${resource}`]: true });
-          }
-        }
-      }
-    }
-  });
-
-  it('runs every pod as the image user, non-root, read-only, without privilege escalation, with a /tmp emptyDir', () => {
-    const dockerUser = /^USER\s+(\d+)/m.exec(read('Dockerfile'))?.[1];
-    for (const w of workloads) {
-      const pod = w.spec!.template!.spec;
-      for (const c of pod.containers) {
-        const runAsNonRoot = c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot;
-        const runAsUser = c.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
-        expect({ workload: w.metadata.name, runAsNonRoot, readOnlyRootFilesystem: c.securityContext?.readOnlyRootFilesystem, allowPrivilegeEscalation: c.securityContext?.allowPrivilegeEscalation })
-          .toEqual({ workload: w.metadata.name, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-        expect(runAsUser).not.toBe(0);
-        if (runAsUser !== undefined && dockerUser) expect(String(runAsUser)).toBe(dockerUser);
-        expect(c.securityContext?.capabilities?.drop).toContain('ALL');
-        const tmp = (c.volumeMounts ?? []).find((m) => m.mountPath === '/tmp');
-        const volume = pod.volumes?.find((v) => v.name === tmp?.name);
-        expect({ workload: w.metadata.name, tmpIsEmptyDir: Boolean(volume?.emptyDir) }).toEqual({ workload: w.metadata.name, tmpIsEmptyDir: true });
-        for (const m of c.volumeMounts ?? []) expect(pod.volumes?.map((v) => v.name)).toContain(m.name);
-      }
-    }
-  });
-
-  it('mounts the ReadWriteMany claim at BLOB_DIR in gateway and chunk-worker', () => {
-    const blobDir = config?.data?.BLOB_DIR;
-    expect(blobDir).toMatch(/^\//);
-    const claim = ofKind('PersistentVolumeClaim')[0]!.metadata.name;
-    for (const name of BLOB_USERS) {
-      const pod = find('Deployment', name)!.spec!.template!.spec;
-      const mount = pod.containers[0]!.volumeMounts?.find((m) => m.mountPath === blobDir);
-      const volume = pod.volumes?.find((v) => v.name === mount?.name);
-      expect({ deployment: name, claim: volume?.persistentVolumeClaim?.claimName }).toEqual({ deployment: name, claim });
-    }
-  });
-
-  it('gives every Deployment more grace than SHUTDOWN_TIMEOUT_MS plus its preStop pause', () => {
-    const shutdownMs = Number(config?.data?.SHUTDOWN_TIMEOUT_MS ?? 10_000);
-    for (const d of deployments) {
-      const pod = d.spec!.template!.spec;
-      const preStop = pod.containers[0]!.lifecycle?.preStop;
-      const pauseS = preStop?.sleep?.seconds ?? (preStop?.exec?.command?.[0]?.endsWith('sleep') ? Number(preStop.exec.command[1]) : 0);
-      const graceMs = (pod.terminationGracePeriodSeconds ?? 30) * 1000;
-      expect({ deployment: d.metadata.name, enoughGrace: graceMs > shutdownMs + pauseS * 1000 }).toEqual({ deployment: d.metadata.name, enoughGrace: true });
-    }
-  });
-
-  it('runs the migrate Job to completion, never restarting it forever', () => {
-    const job = ofKind('Job')[0]!;
-    expect(['Never', 'OnFailure']).toContain(job.spec!.template!.spec.restartPolicy);
-  });
-
-  it('routes each Service to its Deployment on a named container port', () => {
-    for (const s of ofKind('Service')) {
-      const selector = (s.spec?.selector ?? {}) as Record<string, string>;
-      const target = deployments.find((d) => Object.entries(selector).every(([k, v]) => d.spec?.template?.metadata?.labels?.[k] === v));
-      expect({ service: s.metadata.name, deployment: target?.metadata.name }).toEqual({ service: s.metadata.name, deployment: s.metadata.name });
-      const ports = containersOf(target!)[0]!.ports ?? [];
-      for (const p of s.spec?.ports ?? []) {
-        const ok = ports.some((c) => c.name === p.targetPort || c.containerPort === (p.targetPort ?? p.port));
-        expect({ service: s.metadata.name, port: p.port, targetsContainerPort: ok }).toEqual({ service: s.metadata.name, port: p.port, targetsContainerPort: true });
-      }
-      // The Deployment's own selector must also match its pods (else the API rejects it).
-      const matchLabels = target!.spec!.selector!.matchLabels ?? {};
-      for (const [k, v] of Object.entries(matchLabels)) expect(target!.spec!.template!.metadata!.labels![k]).toBe(v);
+  it('scrapes /metrics of every replica of every Tessera service at its port', () => {
+    const config = parse(readFileSync(configPath!, 'utf8')) as { scrape_configs: ScrapeConfig[] };
+    for (const service of SERVICES) {
+      const port = HTTP_PORTS[service].port;
+      const replicas = replicasOf(service);
+      const jobs = config.scrape_configs.filter(
+        (j) =>
+          (j.static_configs ?? []).some((s) => s.targets.some((t) => t.startsWith(`${service}:`))) ||
+          (j.dns_sd_configs ?? []).some((d) => d.names.some((n) => n === service || n === `tasks.${service}`)),
+      );
+      expect({ service, jobs: jobs.length }).toEqual({ service, jobs: 1 });
+      const job = jobs[0]!;
+      expect({ service, path: job.metrics_path ?? '/metrics' }).toEqual({ service, path: '/metrics' });
+      const statics = (job.static_configs ?? []).flatMap((s) => s.targets);
+      for (const t of statics) expect({ service, target: t }).toEqual({ service, target: `${service}:${port}` });
+      for (const d of job.dns_sd_configs ?? []) expect({ service, type: d.type ?? 'SRV', port: d.port }).toEqual({ service, type: 'A', port });
+      // A static `name:port` resolves to one replica: several need DNS discovery.
+      if (replicas > 1) expect({ service, dnsDiscovery: (job.dns_sd_configs ?? []).length > 0 }).toEqual({ service, dnsDiscovery: true });
     }
   });
 });
 
+describe('deploy/grafana', () => {
+  const provisioning = bindMounts(grafanaService ?? '').get('/etc/grafana/provisioning');
+  const yamlIn = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => parse(readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>) : []);
+  const datasources = yamlIn(path.join(provisioning ?? '', 'datasources')).flatMap((f) => (f.datasources ?? []) as { uid?: string; type: string; url: string }[]);
+  const providers = yamlIn(path.join(provisioning ?? '', 'dashboards')).flatMap((f) => (f.providers ?? []) as { type?: string; options: { path: string } }[]);
+  const dashboardsDir = path.join(root, 'deploy/grafana/dashboards');
+  const dashboards = readdirSync(dashboardsDir).filter((f) => f.endsWith('.json')).map((f) => ({ file: f, json: JSON.parse(readFileSync(path.join(dashboardsDir, f), 'utf8')) as Dashboard }));
+
+  interface Target {
+    expr?: string;
+    datasource?: { type?: string; uid?: string };
+  }
+  interface Panel {
+    id: number;
+    type: string;
+    title: string;
+    datasource?: { type?: string; uid?: string };
+    targets?: Target[];
+    panels?: Panel[];
+  }
+  interface Dashboard {
+    uid: string;
+    title: string;
+    panels: Panel[];
+    templating?: { list: { name: string; type: string; query?: string }[] };
+  }
+  const panelsOf = (d: Dashboard): Panel[] => d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+
+  /** The metric names a PromQL expression reads. */
+  function metricNames(expr: string): string[] {
+    const stripped = expr
+      .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+      .replace(/\{[^}]*\}/g, ' ')
+      .replace(/\[[^\]]*\]/g, ' ')
+      .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+    const keywords = new Set(['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
+    return [...stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g)].filter((m) => !m[2] && !keywords.has(m[1]!.toLowerCase())).map((m) => m[1]!);
+  }
+
+  it('runs Grafana in compose with the provisioning and dashboards folders mounted', () => {
+    expect(grafanaService).toBeDefined();
+    expect(provisioning).toBe(path.join(root, 'deploy/grafana/provisioning'));
+    const providerPaths = providers.map((p) => p.options.path);
+    expect(providerPaths.length).toBeGreaterThan(0);
+    for (const p of providerPaths) expect(bindMounts(grafanaService!).get(p)).toBe(dashboardsDir);
+    expect(conditionsOf(grafanaService!)).toMatchObject({ [prometheusService!]: 'service_healthy' });
+  });
+
+  it('provisions a Prometheus data source pointing at the compose Prometheus', () => {
+    const prometheus = datasources.filter((d) => d.type === 'prometheus');
+    expect(prometheus).toHaveLength(1);
+    const url = new URL(prometheus[0]!.url);
+    expect(url.hostname).toBe(prometheusService);
+    expect(url.port).toBe('9090');
+  });
+
+  it('has a dashboard whose panels all query that Prometheus', () => {
+    expect(dashboards.map((d) => d.file)).toContain('tessera.json');
+    for (const { file, json } of dashboards) {
+      expect(json.uid).toBeTruthy();
+      expect(json.title).toBeTruthy();
+      const ids = panelsOf(json).map((p) => p.id);
+      expect({ file, uniqueIds: new Set(ids).size === ids.length }).toEqual({ file, uniqueIds: true });
+      const variable = json.templating?.list.find((v) => v.type === 'datasource');
+      const acceptable = new Set([...datasources.map((d) => d.uid), ...(variable?.query === 'prometheus' ? [`\${${variable.name}}`] : [])]);
+      for (const panel of panelsOf(json).filter((p) => p.type !== 'row')) {
+        for (const ds of [panel.datasource, ...(panel.targets ?? []).map((t) => t.datasource)]) {
+          expect({ file, panel: panel.title, datasource: ds?.uid, known: acceptable.has(ds?.uid) }).toEqual({ file, panel: panel.title, datasource: ds?.uid, known: true });
+        }
+        expect({ file, panel: panel.title, queries: (panel.targets ?? []).filter((t) => t.expr).length > 0 }).toEqual({ file, panel: panel.title, queries: true });
+      }
+    }
+  });
+
+  it('queries only metrics the services export (tessera_* in the source, prom-client defaults)', () => {
+    const { mentioned } = tesseraMetrics();
+    const known = new Set([...mentioned, ...defaultMetrics(), 'up']);
+    const exists = (name: string) => known.has(name) || known.has(name.replace(/_(bucket|sum|count)$/, ''));
+    for (const { file, json } of dashboards) {
+      for (const panel of panelsOf(json)) {
+        for (const t of panel.targets ?? []) {
+          for (const name of metricNames(t.expr ?? '')) expect({ file, panel: panel.title, metric: name, exported: exists(name) }).toEqual({ file, panel: panel.title, metric: name, exported: true });
+        }
+      }
+    }
+  });
+
+  it('shows every tessera_* metric the services register', () => {
+    const { registered } = tesseraMetrics();
+    const used = new Set(dashboards.flatMap(({ json }) => panelsOf(json).flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr ?? '').map((n) => n.replace(/_(bucket|sum|count)$/, ''))))));
+    for (const metric of registered) expect({ metric, onDashboard: used.has(metric) }).toEqual({ metric, onDashboard: true });
+  });
+
+  it('reads PromQL metric names correctly', () => {
+    expect(metricNames('histogram_quantile(0.99, sum by (le, route) (rate(tessera_x_bucket{status=~"5.."}[$__rate_interval])))')).toEqual(['tessera_x_bucket']);
+    expect(metricNames('sum(a_total) / ignoring(x) b or vector(0)')).toEqual(['a_total', 'b']);
+  });
+});
+
 // ---------------------------------------------------------------------------
-// The code's own configuration schemas, so a variable added there is not forgotten here.
+// The code's own configuration schemas
 
 describe('deployment variables against the config schemas in the source', () => {
-  const declared = (file: string): string[] => {
-    const text = read(file);
-    return [...text.matchAll(/^\s*([A-Z][A-Z0-9_]+):\s*z\b/gm)].map((m) => m[1]!);
-  };
-
-  it('knows every variable of the common schema', () => {
-    const names = declared('libs/domain/src/config/config.schemas.ts');
-    expect(names.length).toBeGreaterThan(0);
-    for (const name of names) expect({ name, known: [...COMMON_ENV, ...BLOB_ENV, ...AUTH_ENV, ...JOB_ENV].includes(name) }).toEqual({ name, known: true });
-    for (const name of [...COMMON_ENV, ...BLOB_ENV]) expect({ name, declared: names.includes(name) }).toEqual({ name, declared: true });
+  it('finds the shared schemas and every service config module', () => {
+    const shared = sharedSchemas();
+    expect(shared.get('commonEnvSchema')).toEqual(expect.arrayContaining(['NODE_ENV', 'DATABASE_URL', 'REDIS_URL', 'REDIS_PREFIX', 'BLOB_STORE', 'BLOB_DIR', 'SHUTDOWN_TIMEOUT_MS']));
+    for (const service of SERVICES) expect(existsSync(path.join(root, `services/${service}/src/config.ts`))).toBe(true);
   });
 
-  it.each(['gateway', 'chunk-worker', 'notifier'])('covers every variable %s reads (where its config module exists)', (service) => {
-    const file = `services/${service}/src/config.ts`;
-    if (!existsSync(path.join(root, file))) return; // not written yet; the script check above fails meanwhile
-    for (const name of declared(file)) {
-      const covered = NEEDED_ENV[service]!.includes(name) || LEFT_TO_CODE_DEFAULT.has(name);
-      expect({ service, name, covered }).toEqual({ service, name, covered: true });
-    }
+  it.each(SERVICES)('derives what %s reads, its port variable included', (service) => {
+    const reads = readsEnv(service);
+    expect(reads.has('DATABASE_URL')).toBe(true);
+    expect({ service, readsPortVariable: reads.has(HTTP_PORTS[service].variable) }).toEqual({ service, readsPortVariable: true });
+    if (BLOB_USERS.includes(service)) expect({ service, readsS3: reads.has('S3_BUCKET') }).toEqual({ service, readsS3: true });
   });
 });

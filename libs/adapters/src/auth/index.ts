@@ -1,1 +1,1 @@
-export { JoseTokenVerifier, signToken, type JoseTokenVerifierOptions } from './jose-token-verifier';
+export { DEFAULT_ROLES_CLAIM, JoseTokenVerifier, rolesOf, signToken, type JoseTokenVerifierOptions } from './jose-token-verifier';

@@ -8,6 +8,12 @@ describe(isDependencyUnavailable.name, () => {
     expect(isDependencyUnavailable(new Error('Storing chunk 3 failed', { cause: Object.assign(new Error('x'), { code: '08006' }) }))).toBe(true);
   });
 
+  it('recognises an S3-compatible store that throttles or fails on its side', () => {
+    expect(isDependencyUnavailable(Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown' }))).toBe(true);
+    expect(isDependencyUnavailable(Object.assign(new Error('UnknownError'), { $metadata: { httpStatusCode: 502 } }))).toBe(true);
+    expect(isDependencyUnavailable(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }))).toBe(false);
+  });
+
   it('leaves bugs and bad data alone', () => {
     expect(isDependencyUnavailable(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(false);
     expect(isDependencyUnavailable(Object.assign(new Error('invalid input syntax for type uuid'), { code: '22P02' }))).toBe(false);

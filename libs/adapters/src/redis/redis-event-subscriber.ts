@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { uploadEventSchema, type EventSubscriber, type UploadEvent } from '@tessera/domain';
+import { uploadEventSchema, type EventDelivery, type EventSubscriber, type UploadEvent } from '@tessera/domain';
 import { redisConnection } from '../queue/redis-connection';
 
 /** The pub/sub channel of upload events for a deployment's Redis prefix. */
@@ -25,16 +25,17 @@ export class RedisEventSubscriber implements EventSubscriber {
   constructor(private readonly options: RedisEventSubscriberOptions) {}
 
   /**
-   * Resolves once subscribed. `handler` gets only valid events, in publication order, and
+   * Resolves once subscribed. `handler` gets only valid events, in publication order, with
+   * when each was published (null for a message of an older publisher, which lacks it), and
    * must not throw (it runs inside the connection's message dispatch).
    */
-  async subscribe(handler: (event: UploadEvent) => void): Promise<() => Promise<void>> {
+  async subscribe(handler: (event: UploadEvent, delivery: EventDelivery) => void): Promise<() => Promise<void>> {
     const { channel, onInvalid } = this.options;
     const connection = this.connect('subscriber');
     connection.on('message', (from: string, raw: string) => {
       if (from !== channel) return;
       const event = parseEvent(raw);
-      if (event.ok) handler(event.value);
+      if (event.ok) handler(event.value, { publishedAt: event.publishedAt });
       else onInvalid?.(raw, event.error);
     });
     try {
@@ -77,13 +78,20 @@ export class RedisEventSubscriber implements EventSubscriber {
   }
 }
 
-function parseEvent(raw: string): { ok: true; value: UploadEvent } | { ok: false; error: unknown } {
+function parseEvent(raw: string): { ok: true; value: UploadEvent; publishedAt: number | null } | { ok: false; error: unknown } {
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch (error) {
     return { ok: false, error };
   }
+  // The schema drops `publishedAt` (and any other key it does not know) from the event itself.
   const parsed = uploadEventSchema.safeParse(json);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: parsed.error };
+  return parsed.success ? { ok: true, value: parsed.data, publishedAt: publishedAtOf(json) } : { ok: false, error: parsed.error };
+}
+
+/** The envelope's publish time, if it carries a plausible one. */
+function publishedAtOf(json: unknown): number | null {
+  const at = (json as { publishedAt?: unknown }).publishedAt;
+  return typeof at === 'number' && Number.isFinite(at) && at > 0 ? at : null;
 }

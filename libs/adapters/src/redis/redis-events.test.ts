@@ -81,6 +81,28 @@ describe('Redis upload events (real Redis)', () => {
     expect(received).toEqual([]);
   });
 
+  it('tells the handler when each event was published, and still relays messages of older publishers without the time', async () => {
+    const received: { event: UploadEvent; publishedAt: number | null }[] = [];
+    const stop = await new RedisEventSubscriber({ redisUrl, channel }).subscribe((event, delivery) => received.push({ event, publishedAt: delivery.publishedAt }));
+    try {
+      const before = Date.now();
+      await publisher.publish([{ type: 'upload.aborted', uploadId: 'z', seq: 1 }]);
+      // A publisher of an earlier version: the event's JSON alone.
+      await redis.publish(channel, JSON.stringify({ type: 'upload.expired', uploadId: 'z', seq: 2 }));
+      await eventually(() => received.length === 2);
+      // The event itself is unchanged: the publish time is the envelope's, not a field clients see.
+      expect(received.map((r) => r.event)).toEqual([
+        { type: 'upload.aborted', uploadId: 'z', seq: 1 },
+        { type: 'upload.expired', uploadId: 'z', seq: 2 },
+      ]);
+      expect(received[0]!.publishedAt).toBeGreaterThanOrEqual(before);
+      expect(received[0]!.publishedAt).toBeLessThanOrEqual(Date.now());
+      expect(received[1]!.publishedAt).toBeNull();
+    } finally {
+      await stop();
+    }
+  });
+
   it('publishes nothing for an empty batch', async () => {
     await expect(publisher.publish([])).resolves.toBeUndefined();
   });

@@ -10,7 +10,8 @@ export const commonEnvSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('tessera'),
-  BLOB_STORE: z.enum(['fs']).default('fs'),
+  /** Where chunk bytes and blobs live: `fs` (a folder, BLOB_DIR) or `s3` (a bucket, the S3_* variables). */
+  BLOB_STORE: z.enum(['fs', 's3']).default('fs'),
   /** Root folder of the filesystem blob store (staging/ and blobs/ live under it). */
   BLOB_DIR: z.string().min(1).default('./data/blobs'),
   /** How long a graceful shutdown may take before the process exits anyway, in ms. */
@@ -95,6 +96,68 @@ export interface JobConfig {
 
 export function toJobConfig(e: z.infer<typeof jobEnvSchema>): JobConfig {
   return { chunkJobAttempts: e.CHUNK_JOB_ATTEMPTS, chunkRetryBackoffMs: e.CHUNK_RETRY_BACKOFF_MS };
+}
+
+/** The S3-compatible blob store (read when BLOB_STORE=s3); gateway and chunk-worker. */
+export const blobStoreEnvSchema = z.object({
+  /** Server URL of an S3-compatible store (MinIO, R2, s3rver); unset: AWS S3 of S3_REGION. */
+  S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Bucket of staging objects and blobs; required when BLOB_STORE=s3. */
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3..63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit')
+    .optional(),
+  S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'a region name such as us-east-1').default('us-east-1'),
+  /** Static credentials; unset (both): the AWS default chain (environment, profile, web identity, instance role). */
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** `true`: the bucket goes in the URL path instead of the host name (MinIO and s3rver need it). */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true'),
+  /** Prefix of every key, e.g. `tessera/` (a trailing `/` is added), so several deployments can share a bucket. */
+  S3_PREFIX: z
+    .string()
+    .max(500)
+    .regex(/^(?:[A-Za-z0-9!_.*'()-]+\/)*[A-Za-z0-9!_.*'()-]*$/, "folders of A-Z a-z 0-9 ! _ . * ' ( ) - separated by single /, no leading /")
+    .refine((v) => !v.split('/').some((part) => part === '.' || part === '..'), 'no "." or ".." folder')
+    .default(''),
+});
+
+/** Which blob store a service uses, as code reads it. */
+export type BlobStoreConfig =
+  | { kind: 'fs'; dir: string }
+  | {
+      kind: 's3';
+      bucket: string;
+      region: string;
+      /** null: AWS S3 of `region`. */
+      endpoint: string | null;
+      forcePathStyle: boolean;
+      /** null: the AWS default credential chain. */
+      credentials: { accessKeyId: string; secretAccessKey: string } | null;
+      prefix: string;
+    };
+
+/** Checks the combination of blob store variables (`service` names the ConfigError). */
+export function toBlobStoreConfig(
+  e: Pick<z.infer<typeof commonEnvSchema>, 'BLOB_STORE' | 'BLOB_DIR'> & z.infer<typeof blobStoreEnvSchema>,
+  service: string,
+): BlobStoreConfig {
+  if (e.BLOB_STORE === 'fs') return { kind: 'fs', dir: e.BLOB_DIR };
+  const problems: string[] = [];
+  if (e.S3_BUCKET === undefined) problems.push('S3_BUCKET: required when BLOB_STORE=s3 (the bucket that holds staging objects and blobs; it must exist)');
+  if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
+    problems.push('S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither to use the AWS default credential chain');
+  }
+  if (problems.length > 0) throw new ConfigError(service, problems);
+  return {
+    kind: 's3',
+    bucket: e.S3_BUCKET!,
+    region: e.S3_REGION,
+    endpoint: e.S3_ENDPOINT ?? null,
+    forcePathStyle: e.S3_FORCE_PATH_STYLE,
+    credentials: e.S3_ACCESS_KEY_ID !== undefined && e.S3_SECRET_ACCESS_KEY !== undefined ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY } : null,
+    prefix: e.S3_PREFIX,
+  };
 }
 
 export class ConfigError extends Error {

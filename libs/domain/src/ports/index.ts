@@ -7,3 +7,4 @@ export type * from './id-generator.port';
 export type * from './token-verifier.port';
 export type * from './event-subscriber.port';
 export type * from './tus-repository.port';
+export type * from './intake-observer.port';

@@ -1,6 +1,8 @@
 /** Who a bearer token speaks for. */
 export interface Principal {
   ownerId: string;
+  /** The roles the token grants (from its roles claim); empty when it names none. */
+  roles: readonly string[];
 }
 
 export interface TokenVerifier {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ChunkAlreadyReceivedError, UploadNotReceivingError } from '../shared/errors';
-import type { BlobStore, ChunkQueue, Clock, IdGenerator, StageOptions, StagedBytes, StagingKey, UploadRepository } from '../ports';
+import type { BlobStore, ChunkQueue, Clock, IdGenerator, IntakeObserver, StageOptions, StagedBytes, StagingKey, UploadRepository } from '../ports';
 import type { UploadSettings } from './upload-settings';
 
 export interface IntakeRequest {
@@ -26,6 +26,8 @@ export class ChunkIntake {
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
     private readonly settings: Pick<UploadSettings, 'chunkClaimLeaseMs' | 'bodyIdleTimeoutMs'>,
+    /** Told of each chunk once its bytes are staged and queued (metrics); none by default. */
+    private readonly observer?: IntakeObserver,
   ) {}
 
   async receive(request: IntakeRequest): Promise<{ index: number; size: number }> {
@@ -73,6 +75,7 @@ export class ChunkIntake {
         ...(expectedSha256 ? { expectedSha256 } : {}),
       });
       queued = true;
+      this.observer?.chunkReceived({ uploadId, index, bytes });
       // A false result means the worker got there first or the upload was closed
       // meanwhile; either way the bytes are safe or deliberately dropped.
       await this.repo.markChunkReceived({ uploadId, index, token, size: bytes, now: this.clock.now() });

@@ -11,6 +11,7 @@ export const HTTP_PROBLEMS = {
   EXPECTATION_FAILED: 'expectation-failed',
   HEADERS_TOO_LARGE: 'headers-too-large',
   TUS_VERSION_UNSUPPORTED: 'tus-version-unsupported',
+  FORBIDDEN: 'forbidden',
   INTERNAL: 'internal-error',
 } as const;
 
@@ -44,6 +45,7 @@ const PROBLEMS: Record<ProblemType, { status: number; title: string }> = {
   [HTTP_PROBLEMS.EXPECTATION_FAILED]: { status: 417, title: 'Expectation failed' },
   [HTTP_PROBLEMS.HEADERS_TOO_LARGE]: { status: 431, title: 'Request headers too large' },
   [HTTP_PROBLEMS.TUS_VERSION_UNSUPPORTED]: { status: 412, title: 'tus version not supported' },
+  [HTTP_PROBLEMS.FORBIDDEN]: { status: 403, title: 'Forbidden' },
   [HTTP_PROBLEMS.INTERNAL]: { status: 500, title: 'Internal error' },
 };
 

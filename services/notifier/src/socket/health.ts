@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { metricsHandler, type Registry } from '@tessera/adapters';
 import type { Logger } from '../logger';
 
 /** Named probes of the dependencies; each resolves when its dependency answers. */
@@ -12,14 +13,17 @@ const CHECK_TIMEOUT_MS = 2000;
 
 /**
  * Answers the HTTP requests Socket.IO does not take: `/healthz` (the process runs),
- * `/readyz` (every dependency answers), and a problem+json 404 for anything else.
+ * `/readyz` (every dependency answers), `/metrics` (Prometheus, when given a registry),
+ * and a problem+json 404 for anything else.
  */
-export function healthRoutes(checks: ReadinessChecks, logger: Logger): RequestListener {
+export function healthRoutes(checks: ReadinessChecks, logger: Logger, registry?: Registry): RequestListener {
+  const metrics = registry ? metricsHandler(registry, (error) => logger.warn({ err: error }, 'collecting metrics failed; answered 500')) : null;
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const readable = req.method === 'GET' || req.method === 'HEAD';
     if (readable && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (readable && path === '/readyz') return void readiness(checks, logger).then((answer) => sendJson(res, answer.status, answer.body));
+    if (metrics && path === '/metrics') return metrics(req, res);
     notFound(req, res);
   };
 }
@@ -69,6 +73,6 @@ function notFound(req: IncomingMessage, res: ServerResponse): void {
     type: 'not-found',
     title: 'Not found',
     status: 404,
-    detail: `${req.method} ${(req.url ?? '/').split('?')[0]} is not served here; this service answers Socket.IO at /socket.io, /healthz and /readyz.`,
+    detail: `${req.method} ${(req.url ?? '/').split('?')[0]} is not served here; this service answers Socket.IO at /socket.io, /healthz, /readyz and /metrics.`,
   });
 }

@@ -13,7 +13,7 @@ const BOB_UPLOAD = '0190b000-0000-7000-8000-00000000000b';
 const tokens: TokenVerifier = {
   async verify(token) {
     if (!token.startsWith('token-of:')) throw new UnauthorizedError('The token is not valid.');
-    return { ownerId: token.slice('token-of:'.length) };
+    return { ownerId: token.slice('token-of:'.length), roles: [] };
   },
 };
 

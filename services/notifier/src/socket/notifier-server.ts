@@ -2,6 +2,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { EventSubscriber, TokenVerifier } from '@tessera/domain';
 import { Server } from 'socket.io';
 import type { Logger } from '../logger';
+import type { NotifierMetrics } from '../metrics';
 import { limitConnections, type ConnectionLimits } from './connection-limits';
 import { authenticate } from './handshake-auth';
 import { healthRoutes, type ReadinessChecks } from './health';
@@ -18,6 +19,8 @@ export interface NotifierServerDeps {
   corsOrigin: '*' | readonly string[];
   maxSubscriptionsPerSocket: number;
   connectionLimits: ConnectionLimits;
+  /** Served at /metrics, and told of sockets and relayed events; none without it. */
+  metrics?: NotifierMetrics;
 }
 
 export interface NotifierServer {
@@ -33,7 +36,7 @@ const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
 
 /** Builds the HTTP + Socket.IO server and starts relaying events before any client can connect. */
 export async function startNotifierServer(deps: NotifierServerDeps): Promise<NotifierServer> {
-  const httpServer = createServer(healthRoutes(deps.readiness, deps.logger));
+  const httpServer = createServer(healthRoutes(deps.readiness, deps.logger, deps.metrics?.registry));
   const io: NotifierIo = new Server(httpServer, {
     serveClient: false,
     maxHttpBufferSize: MAX_CLIENT_MESSAGE_BYTES,
@@ -42,7 +45,8 @@ export async function startNotifierServer(deps: NotifierServerDeps): Promise<Not
   io.use(authenticate(deps.tokens, deps.logger));
   io.use(limitConnections(deps.connectionLimits));
   io.on('connection', (socket) => handleSubscriptions(socket, deps));
-  const stopRelay = await relayEvents(io, deps.events);
+  deps.metrics?.watch(io);
+  const stopRelay = await relayEvents(io, deps.events, deps.metrics);
 
   return {
     httpServer,

@@ -62,7 +62,7 @@ export function handleSubscriptions(socket: NotifierSocket, deps: SubscriptionDe
     } catch (error) {
       subscribed.delete(uploadId);
       await socket.leave(roomOf(uploadId));
-      return failure(ackErrorOf(error, deps.logger, uploadId));
+      return failure(ackErrorOf(error, deps.logger, uploadId, ownerId));
     }
   };
 
@@ -108,10 +108,10 @@ function failure(error: AckError): { ok: false; error: AckError } {
   return { ok: false, error };
 }
 
-function ackErrorOf(error: unknown, logger: Logger, uploadId: string): AckError {
+function ackErrorOf(error: unknown, logger: Logger, uploadId: string, ownerId: string): AckError {
   // A stranger learns nothing from the answer, not even a sentence.
   if (isDomainError(error) && error.code === ERROR_CODES.NOT_FOUND) return { type: ERROR_CODES.NOT_FOUND };
   if (isDomainError(error)) return { type: error.code, detail: error.message };
-  logger.error({ err: error, uploadId }, 'could not read an upload for a subscription; is PostgreSQL reachable?');
+  logger.error({ err: error, uploadId, ownerId }, 'could not read an upload for a subscription; is PostgreSQL reachable?');
   return { type: ERROR_CODES.SERVICE_UNAVAILABLE, detail: 'The upload could not be read right now; subscribe again shortly.' };
 }

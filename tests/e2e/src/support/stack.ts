@@ -37,6 +37,8 @@ export interface StackOptions {
 export interface Stack {
   gatewayUrl: string;
   notifierUrl: string;
+  /** The chunk-worker's health and metrics server (its HTTP_PORT). */
+  workerUrl: string;
   databaseUrl: string;
   redisUrl: string;
   redisPrefix: string;
@@ -120,7 +122,7 @@ interface ServiceSlot {
   lines: string[];
 }
 
-// The worker has no HTTP port: it is ready once it logs that it consumes its queues.
+// The worker is ready once it logs that it consumes its queues (its HTTP server answers before that).
 const WORKER_READY = /consuming queues/;
 const QUIETER_THAN_INFO = new Set(['warn', 'error', 'fatal', 'silent']);
 
@@ -137,7 +139,7 @@ export async function startStack(overrides: Record<string, string> = {}, options
   const redisPrefix = `tessera-e2e-${run}`;
   const blobDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
   const secret = randomBytes(32).toString('base64url');
-  const [gatewayPort, notifierPort] = [await freePort(), await freePort()];
+  const [gatewayPort, notifierPort, workerHttpPort] = [await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'test',
@@ -158,7 +160,7 @@ export async function startStack(overrides: Record<string, string> = {}, options
   const slots = new Map<ServiceName, ServiceSlot>(
     SERVICE_NAMES.map((name) => [
       name,
-      { env: { ...env, PORT: String(ports[name]), ...(options.services?.[name] ?? {}) }, child: null, exit: null, lastExit: null, signalledAt: null, lines: [] },
+      { env: { ...env, PORT: String(ports[name]), ...(name === 'chunk-worker' ? { HTTP_PORT: String(workerHttpPort) } : {}), ...(options.services?.[name] ?? {}) }, child: null, exit: null, lastExit: null, signalledAt: null, lines: [] },
     ]),
   );
   const slot = (name: ServiceName): ServiceSlot => slots.get(name)!;
@@ -245,6 +247,7 @@ export async function startStack(overrides: Record<string, string> = {}, options
   return {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     notifierUrl: `http://127.0.0.1:${notifierPort}`,
+    workerUrl: `http://127.0.0.1:${workerHttpPort}`,
     databaseUrl,
     redisUrl,
     redisPrefix,

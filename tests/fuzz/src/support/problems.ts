@@ -29,6 +29,7 @@ export const PUBLISHED_PROBLEMS = {
   'checksum-algorithm-unsupported': 400,
   'final-upload-not-writable': 403,
   'tus-version-unsupported': 412,
+  forbidden: 403,
 } as const;
 
 export type ProblemType = keyof typeof PUBLISHED_PROBLEMS;

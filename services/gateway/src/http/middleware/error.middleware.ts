@@ -2,13 +2,14 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import type { Logger } from '../../logger';
 import { awaitingContinue } from '../continue';
 import { HttpProblem, sendProblem, toProblem } from '../problem';
+import { requestContext } from './request-log.middleware';
 import { ERROR_CODES } from '@tessera/domain';
 
 /** The one place errors become responses: problem+json, never a stack trace. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const { problem, headers, internal } = toProblem(error);
-    const log = { requestId: res.locals.requestId, method: req.method, path: req.path, status: problem.status };
+    const log = { ...requestContext(req, res), method: req.method, path: req.originalUrl.split('?')[0], status: problem.status };
     if (internal) logger.error({ ...log, err: error }, 'request failed unexpectedly; answered 500');
     else if (problem.status >= 500) logger.warn({ ...log, detail: problem.detail, cause: (error as Error)?.message }, 'dependency unavailable; answered 503');
     else logger.debug({ ...log, type: problem.type }, 'request refused');

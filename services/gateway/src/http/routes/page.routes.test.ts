@@ -15,7 +15,7 @@ const SECRET = 's'.repeat(32);
 const verifier: TokenVerifier = {
   async verify(token) {
     if (!token.startsWith('token-')) throw new UnauthorizedError('The token is not valid.');
-    return { ownerId: token.slice('token-'.length) };
+    return { ownerId: token.slice('token-'.length), roles: [] };
   },
 };
 
@@ -122,7 +122,7 @@ describe('the upload web page', () => {
     const res = await request(app).get('/page-config.json');
     expect(res.body.notifierUrl).toBe('http://localhost:3001');
     const claims = await new JoseTokenVerifier({ secret: SECRET, clockToleranceSeconds: 0 }).verify(res.body.devToken);
-    expect(claims).toEqual({ ownerId: 'dev-user' });
+    expect(claims).toEqual({ ownerId: 'dev-user', roles: [] });
     const payload = JSON.parse(Buffer.from(String(res.body.devToken).split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number };
     expect(payload.exp - payload.iat).toBe(3600);
   });
