@@ -16,7 +16,13 @@ export interface BenchOptions {
   /** Where bench/results go; default <repo>/bench/results. */
   outDir?: string;
   log?: (line: string) => void;
+  /** chunk-worker processes of the Tessera target (default 1). */
+  workers?: number;
+  /** Scenario ids to run (`big-file`, `many-1MiB`, `many-64KiB`); default all. `progress-latency` comes with `many-1MiB`. */
+  only?: string[];
 }
+
+export const SCENARIOS = ['big-file', 'many-1MiB', 'many-64KiB'] as const;
 
 /** A column of the report: a target, or a target in a variant (tus with one PATCH). */
 /** `tessera-tus`: Tessera's own tus endpoint driven by tus-js-client, as the tus columns are. */
@@ -38,6 +44,8 @@ export interface BenchReport {
   durationS: number;
   mode: 'quick' | 'full';
   rounds: number;
+  /** chunk-worker processes of the Tessera target. */
+  workers?: number;
   machine: { node: string; cpus: number; cpuModel: string };
   sizes: { bigBytes: number; mediumCount: number; mediumBytes: number; smallCount: number; smallBytes: number; refBytes: number };
   notes: string[];
@@ -85,6 +93,10 @@ export async function runBench(options: BenchOptions = {}): Promise<{ report: Be
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const quick = options.quick ?? false;
   const rounds = options.rounds ?? (quick ? 1 : 3);
+  const workers = options.workers ?? 1;
+  const unknown = (options.only ?? []).filter((id) => !(SCENARIOS as readonly string[]).includes(id));
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+  const runs = (id: (typeof SCENARIOS)[number]) => options.only === undefined || options.only.length === 0 || options.only.includes(id);
   const sizes = quick
     ? { bigBytes: 32 * MiB, mediumCount: 20, mediumBytes: MiB, smallCount: 50, smallBytes: 64 * 1024, refBytes: 8 * MiB }
     : { bigBytes: 1024 * MiB, mediumCount: 200, mediumBytes: MiB, smallCount: 1000, smallBytes: 64 * 1024, refBytes: 64 * MiB };
@@ -95,15 +107,15 @@ export async function runBench(options: BenchOptions = {}): Promise<{ report: Be
   const gatewayRss = { refUploadBytes: sizes.refBytes, refStartRss: 0, refPeakRss: 0, bigUploadBytes: sizes.bigBytes, bigStartRss: 0, bigPeakRss: 0 };
 
   try {
-    log(`starting targets (${quick ? 'quick' : 'full'} mode, ${rounds} round(s))`);
-    const tessera = await startTessera();
+    log(`starting targets (${quick ? 'quick' : 'full'} mode, ${rounds} round(s)${workers > 1 ? `, ${workers} chunk-workers` : ''})`);
+    const tessera = await startTessera({ workers });
     targets.push(tessera, await startTus(), await startCeiling());
     const byName = (name: TargetName) => targets.find((t) => t.name === name)!;
     /** The order of columns changes each round (A B C, B C A, …) so no target always goes first. */
     const rotate = <T>(items: T[], round: number) => items.map((_, i) => items[(i + round) % items.length]!);
 
     // ---- scenario 5 (run first, on a fresh gateway): gateway RSS for a reference upload, compared below with the big one
-    {
+    if (runs('big-file')) {
       const path = makeBigFile(work, sizes.refBytes);
       const file = await refreshBigFile(path, sizes.refBytes);
       gatewayRss.refStartRss = rssOf(tessera.pids().gateway ?? 0);
@@ -116,7 +128,7 @@ export async function runBench(options: BenchOptions = {}): Promise<{ report: Be
       log(`  gateway RSS during a ${sizes.refBytes / MiB} MiB upload: ${(gatewayRss.refStartRss / MiB).toFixed(0)} → peak ${(gatewayRss.refPeakRss / MiB).toFixed(0)} MiB`);
     }
     // ---- scenario 1: one big file
-    {
+    if (runs('big-file')) {
       const result: ScenarioResult = { id: 'big-file', title: `one ${sizes.bigBytes / MiB} MiB file, first byte to completion`, metrics: { 'MB/s': {}, seconds: {}, 'last 202 → completed, s': {} }, failures: {}, peakRss: {} };
       const path = makeBigFile(work, sizes.bigBytes);
       const columns: Column[] = ['tessera', 'tessera-tus', 'tus', 'tus-1patch', 'ceiling'];
@@ -166,6 +178,7 @@ export async function runBench(options: BenchOptions = {}): Promise<{ report: Be
       ['many-1MiB', sizes.mediumCount, sizes.mediumBytes],
       ['many-64KiB', sizes.smallCount, sizes.smallBytes],
     ] as const) {
+      if (!runs(id)) continue;
       const result: ScenarioResult = {
         id,
         title: `${count} concurrent uploads of ${size >= MiB ? `${size / MiB} MiB` : `${size / 1024} KiB`}, to completion`,
@@ -207,7 +220,7 @@ export async function runBench(options: BenchOptions = {}): Promise<{ report: Be
     }
 
     // ---- scenario 4: chunk 202 → chunk.stored at a subscribed client, measured during scenario 2
-    scenarios.push({
+    if (runs('many-1MiB')) scenarios.push({
       id: 'progress-latency',
       title: `chunk 202 → chunk.stored at the client, during ${sizes.mediumCount} × 1 MiB (Tessera only: the peers send no progress events)`,
       metrics: {
@@ -231,6 +244,7 @@ export async function runBench(options: BenchOptions = {}): Promise<{ report: Be
     durationS: (finished.getTime() - started.getTime()) / 1000,
     mode: quick ? 'quick' : 'full',
     rounds,
+    workers,
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' },
     sizes,
     notes: [
@@ -240,6 +254,8 @@ export async function runBench(options: BenchOptions = {}): Promise<{ report: Be
       'Tessera batches: POST, subscribe on one shared socket.io connection, one PUT, wait for upload.completed.',
       'tus batches: tus-js-client POST + one PATCH per upload. Ceiling: one PUT per upload.',
       'Peak RSS: VmRSS sampled every 100 ms from /proc.',
+      ...(workers > 1 ? [`Tessera runs ${workers} chunk-worker processes (one gateway, one notifier).`] : []),
+      ...(options.only?.length ? [`Only these scenarios ran: ${options.only.join(', ')}.`] : []),
     ],
     scenarios,
     gatewayRss,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import * as tus from 'tus-js-client';
 import { startStack, type Stack } from '../../e2e/src/support/stack';
+import { startNode, type ClusterNode } from '../../e2e/src/support/cluster';
 import { send } from './http';
 import { childPid } from './rss';
 
@@ -200,15 +201,38 @@ export interface TesseraTarget extends Target {
   stack: Stack;
 }
 
-export async function startTessera(): Promise<TesseraTarget> {
-  const stack = await startStack({ LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' });
-  const token = await stack.token('bench');
-  const auth = { authorization: `Bearer ${token}` };
+const QUIETER_THAN_INFO = new Set(['warn', 'error', 'fatal', 'silent']);
+
+export interface TesseraOptions {
+  /** chunk-worker processes sharing the stack's database, Redis prefix and blob folder (default BENCH_WORKERS, else 1). */
+  workers?: number;
+}
+
+export async function startTessera(options: TesseraOptions = {}): Promise<TesseraTarget> {
+  const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn';
+  const stack = await startStack({ LOG_LEVEL: logLevel });
   const pids: Record<string, number> = {};
   for (const name of ['gateway', 'chunk-worker', 'notifier']) {
     const pid = childPid(`services/${name}/dist/main.js`);
     if (pid) pids[name] = pid;
   }
+  // Further workers, each with its own HTTP_PORT; at info level only for their start-up lines,
+  // which say when they consume (a worker logs nothing per job below debug).
+  const extraWorkers: ClusterNode[] = [];
+  try {
+    const shared = { databaseUrl: stack.databaseUrl, redisUrl: stack.redisUrl, redisPrefix: stack.redisPrefix, blobDir: stack.blobDir };
+    for (let n = 2; n <= (options.workers ?? Number(process.env.BENCH_WORKERS || 1)); n++) {
+      const node = await startNode('chunk-worker', `chunk-worker-${n}`, { ...shared, env: { LOG_LEVEL: QUIETER_THAN_INFO.has(logLevel) ? 'info' : logLevel } });
+      extraWorkers.push(node);
+      pids[node.name] = node.pid;
+    }
+  } catch (error) {
+    await Promise.all(extraWorkers.map((w) => w.kill('SIGTERM')));
+    await stack.stop();
+    throw error;
+  }
+  const token = await stack.token('bench');
+  const auth = { authorization: `Bearer ${token}` };
   const created: string[] = [];
 
   const create = async (size: number, chunkSize: number, sha256?: string): Promise<{ id: string; chunkCount: number }> => {
@@ -351,6 +375,9 @@ export async function startTessera(): Promise<TesseraTarget> {
         await Promise.all(ids.splice(0, 50).map((id) => send('DELETE', `${stack.gatewayUrl}/v1/uploads/${id}`, auth).catch(() => undefined)));
       }
     },
-    stop: () => stack.stop(),
+    async stop() {
+      await Promise.all(extraWorkers.map((w) => w.kill('SIGTERM')));
+      await stack.stop();
+    },
   };
 }
