@@ -42,7 +42,7 @@ import {
   type PatchCase,
 } from './support/tus-corpus';
 import { useTusHarness } from './support/tus-harness';
-import { settledTusDifferences, snapshotTus, tusDifferences, type TusSnapshot } from './support/tus-snapshot';
+import { quietSnapshot, settledTusDifferences, snapshotTus, tusDifferences, type TusSnapshot } from './support/tus-snapshot';
 
 jest.setTimeout(120_000);
 
@@ -200,7 +200,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
     });
 
     it('refuses every request but OPTIONS with 412 and Tus-Version: 1.0.0 when Tus-Resumable is missing or another version, and changes nothing', async () => {
-      const before = await snapshotTus(h.stack);
+      const before = await quietSnapshot(h.stack);
       const newest = await alice.newest();
       type Kind = 'create' | 'head' | 'patch' | 'delete' | 'override-delete' | 'unknown-id';
       const send = (kind: Kind, tus: string | string[] | false) => {
@@ -234,7 +234,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
     });
 
     it("answers 401 to requests without a valid token and 404 to another owner's upload, changing nothing", async () => {
-      const before = await snapshotTus(h.stack);
+      const before = await quietSnapshot(h.stack);
       const newest = await bob.newest();
       const credentials = await forgedTokens(h.stack.secret, 'bob');
       const target = fx.strangers.id;
@@ -512,7 +512,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
     // Found by this suite: the upload is created before its first bytes are checked, so the
     // refusal leaves an upload behind (and the refusal carries its Location).
     it('creates nothing when a creation-with-upload is refused for its body (too long, wrong or unsupported checksum)', async () => {
-      const before = await snapshotTus(h.stack);
+      const before = await quietSnapshot(h.stack);
       const body = randomBytes(100);
       const cases: [string, Record<string, string>, Buffer, ProblemType[]][] = [
         ['a body longer than Upload-Length', { 'Upload-Length': '99' }, body, ['payload-too-large']],
@@ -632,7 +632,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
     }
 
     it('refuses every generated PATCH that breaks a rule with the problem naming a broken rule, and leaves every upload as HEAD showed it', async () => {
-      const before = await snapshotTus(h.stack);
+      const before = await quietSnapshot(h.stack);
       const patchCase = fc.record({ target, contentType, offset: offsetField, checksum: checksumField, length: lengthChange, body: bodyField }).filter((c) => buildPatch(c).faults.length > 0);
       await fc.assert(
         fc.asyncProperty(patchCase, async (c) => {
@@ -654,7 +654,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
     });
 
     it('refuses the hand-written Upload-Offset, Content-Type, Upload-Checksum and Upload-Length cases and changes nothing', async () => {
-      const before = await snapshotTus(h.stack);
+      const before = await quietSnapshot(h.stack);
       const { id, offset, size } = fx.receiving;
       const body = randomBytes(1000);
       const cases: PatchCase[] = [
@@ -780,7 +780,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
         [fresh, 0, 100],
         [fresh, 0, 2 * CHUNK + 1],
       ] as const) {
-        const before = await snapshotTus(h.stack);
+        const before = await quietSnapshot(h.stack);
         const body = randomBytes(size);
         const a = await alice.patch(target, offset, body, { 'Upload-Checksum': `sha256 ${digest64('sha256', randomBytes(8))}` });
         expectTusRefusal(a, ['checksum-mismatch']);
@@ -918,7 +918,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
 
   describe('HEAD, DELETE and method overrides', () => {
     it('refuses ids that are not UUIDs and paths that climb out of /files/, for every method, changing nothing', async () => {
-      const before = await snapshotTus(h.stack);
+      const before = await quietSnapshot(h.stack);
       // POST+HEAD refusals never finish (their own test below).
       const methods = ['HEAD', 'PATCH', 'DELETE', 'POST+DELETE'] as const;
       const send = (method: (typeof methods)[number], path: string) => {
@@ -962,7 +962,7 @@ describe('tus 1.0.0 at /files/ with bad input', () => {
     });
 
     it('honours X-HTTP-Method-Override: PATCH|HEAD|DELETE on a POST only, and changes nothing with any other value or method', async () => {
-      const before = await snapshotTus(h.stack);
+      const before = await quietSnapshot(h.stack);
       const { id, offset } = fx.receiving;
       const created: string[] = [];
       let newest = await alice.newest();

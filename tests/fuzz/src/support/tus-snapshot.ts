@@ -46,3 +46,18 @@ export async function settledTusDifferences(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * A snapshot taken once the store is quiet: two readings 200 ms apart agree (the worker has
+ * finished what earlier tests queued), so a later difference is the test's own doing.
+ */
+export async function quietSnapshot(stack: Db, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<TusSnapshot> {
+  const deadline = Date.now() + timeoutMs;
+  let previous = await snapshotTus(stack);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const current = await snapshotTus(stack);
+    if (tusDifferences(previous, current).length === 0 || Date.now() > deadline) return current;
+    previous = current;
+  }
+}
