@@ -49,7 +49,7 @@ export class TesseraClient {
   list(query: ListQuery = {}): Promise<ListPage> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
-    const search = params.size > 0 ? `?${params}` : '';
+    const search = params.toString() ? `?${params}` : '';
     return callJson(this.http, { method: 'GET', path: `v1/uploads${search}` });
   }
 

@@ -75,19 +75,26 @@ async function problemOf(response: Response): Promise<TesseraError> {
 export async function call(http: HttpOptions, request: Call): Promise<Response> {
   for (let attempt = 0; ; attempt += 1) {
     let failure: TesseraError;
-    const timeout = AbortSignal.timeout(http.timeoutMs);
+    // Until the answer's headers arrive, not longer: a long download must not be cut off.
+    const waiting = new AbortController();
+    const timer = setTimeout(() => waiting.abort(new Error('timed out')), http.timeoutMs);
+    const combined = anySignal(request.signal ? [request.signal, waiting.signal] : [waiting.signal]);
     try {
       const response = await http.fetch(new URL(request.path, http.baseUrl), {
         method: request.method,
         headers: { authorization: `Bearer ${await http.token()}`, ...(request.headers ?? {}) },
         ...(request.body !== undefined ? { body: request.body as BodyInit } : {}),
-        signal: request.signal ? AbortSignal.any([request.signal, timeout]) : timeout,
+        signal: combined.signal,
       });
+      clearTimeout(timer);
+      combined.dispose();
       if (response.ok) return response;
       failure = await problemOf(response);
     } catch (error) {
+      clearTimeout(timer);
+      combined.dispose();
       if (request.signal?.aborted) throw request.signal.reason ?? error;
-      const what = timeout.aborted ? `no answer within ${http.timeoutMs / 1000} s` : `the server could not be reached (${(error as Error).message})`;
+      const what = waiting.signal.aborted ? `no answer within ${http.timeoutMs / 1000} s` : `the server could not be reached (${(error as Error).message})`;
       failure = error instanceof TesseraError ? error : new TesseraError('network', 0, what, undefined, { cause: error });
     }
     if (!failure.retryable || attempt >= http.retry.retries) throw failure;
@@ -100,4 +107,23 @@ export async function call(http: HttpOptions, request: Call): Promise<Response> 
 /** `call`, then the JSON body. */
 export async function callJson<T>(http: HttpOptions, request: Call): Promise<T> {
   return (await (await call(http, request)).json()) as T;
+}
+
+/**
+ * A signal that aborts when any of `signals` does (AbortSignal.any, for browsers that lack
+ * it); `dispose` detaches it, so a long-lived signal does not collect a listener per request.
+ */
+function anySignal(signals: AbortSignal[]): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const detach: (() => void)[] = [];
+  for (const signal of signals) {
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      break;
+    }
+    const onAbort = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    detach.push(() => signal.removeEventListener('abort', onAbort));
+  }
+  return { signal: controller.signal, dispose: () => detach.forEach((off) => off()) };
 }

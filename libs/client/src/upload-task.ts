@@ -79,8 +79,12 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Awaiting `done` is optional: an unobserved failure must not crash the process.
     this.done.catch(() => undefined);
-    options.signal?.addEventListener('abort', () => this.pause(), { once: true });
-    queueMicrotask(() => this.start());
+    queueMicrotask(() => {
+      this.start();
+      // A signal aborted before the task began pauses it at once (its 'abort' event has passed).
+      if (options.signal?.aborted) this.pause();
+      else options.signal?.addEventListener('abort', () => this.pause(), { once: true });
+    });
   }
 
   /** Stops sending; chunks in flight are dropped (the server keeps every chunk it acknowledged). */
@@ -95,6 +99,8 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
   resume(): void {
     if (this.state !== 'paused') return;
     this.controller = new AbortController();
+    // Set now, so a second resume() does not start a second run and a pause() can stop this one.
+    this.state = 'creating';
     this.emit('resumed', undefined);
     this.start();
   }
@@ -110,14 +116,17 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
     this.settle.reject(new TesseraError('canceled', 0, 'the upload was canceled'));
   }
 
+  /** Starts one run; a run ended by its own pause or cancel is not a failure, whenever it settles. */
   private start(): void {
-    void this.drive().catch((error: unknown) => this.fail(error));
+    const signal = this.controller.signal;
+    void this.drive(signal).catch((error: unknown) => {
+      if (!signal.aborted) this.fail(error);
+    });
   }
 
-  private async drive(): Promise<void> {
-    const signal = this.controller.signal;
+  private async drive(signal: AbortSignal): Promise<void> {
     const upload = await this.prepare(signal);
-    if (this.isOver()) return;
+    if (this.isOver() || signal.aborted) return;
     this.state = 'uploading';
     const queue = [...upload.missing];
     for (const index of queue) this.sentIndices.delete(index);
@@ -157,7 +166,7 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
       });
       this.adopt(created);
       this.emit('created', created);
-      await this.follow(created.id);
+      this.follow(created.id);
       this.observe(created);
       return created;
     }
@@ -170,7 +179,7 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
     this.adopt(current);
     if (first) {
       this.emit('created', current);
-      await this.follow(id);
+      this.follow(id);
     }
     this.observe(current);
     return current;
@@ -222,12 +231,15 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
     }
   }
 
-  private async follow(id: string): Promise<void> {
+  /** Follows the upload's events; not awaited: chunks need not wait for the notifier's answer. */
+  private follow(id: string): void {
     if (this.options.watch === false || !this.socket) return;
-    await this.socket.watch(id, ({ event, snapshot }) => {
-      if (snapshot) this.observe(snapshot);
-      if (event) this.onEvent(event);
-    });
+    void this.socket
+      .watch(id, ({ event, snapshot }) => {
+        if (snapshot) this.observe(snapshot);
+        if (event) this.onEvent(event);
+      })
+      .catch(() => undefined);
   }
 
   private onEvent(event: UploadEvent): void {
@@ -282,8 +294,6 @@ export class UploadTask extends Emitter<UploadTaskEvents> {
 
   private fail(error: unknown): void {
     if (this.isOver()) return;
-    // Pausing aborts requests on purpose: that is not a failure.
-    if (this.state === 'paused' && this.controller.signal.aborted) return;
     const failure = error instanceof TesseraError ? error : new TesseraError('client-error', 0, (error as Error)?.message ?? String(error), undefined, { cause: error });
     this.state = 'failed';
     this.controller.abort(failure);

@@ -34,7 +34,8 @@ const result = await build({
   bundle: true,
   platform: 'browser',
   format: 'esm',
-  target: ['es2022', 'chrome111', 'firefox113', 'safari16.4'],
+  // The oldest browsers with every API the page and @tessera/client use (AbortSignal.timeout, fetch streams).
+  target: ['es2022', 'chrome116', 'firefox124', 'safari17.4'],
   minify: true,
   sourcemap: true,
   // Workspace packages from their TypeScript sources (as jest does), so the page does not

@@ -110,13 +110,19 @@ async function main(): Promise<void> {
   };
 
   /** Starts waiting files while fewer than MAX_ACTIVE are busy. */
+  let pumping = false;
   const pump = (): void => {
-    let busy = transfers.filter((t) => t.busy).length;
-    for (const transfer of transfers) {
-      if (busy >= MAX_ACTIVE) break;
-      if (transfer.state !== 'queued') continue;
-      busy += 1;
-      void transfer.start();
+    // start() reports its state change, which calls pump() again: that inner call must not start more.
+    if (pumping) return;
+    pumping = true;
+    try {
+      for (const transfer of transfers) {
+        if (transfers.filter((t) => t.busy).length >= MAX_ACTIVE) break;
+        if (transfer.state !== 'queued') continue;
+        void transfer.start();
+      }
+    } finally {
+      pumping = false;
     }
   };
 

@@ -113,6 +113,11 @@ export class Transfer {
     this.render();
   }
 
+  /** True once the row left `checking` (Cancel was pressed) while the server was being asked. */
+  private canceledMeanwhile(): boolean {
+    return this.state !== 'checking';
+  }
+
   get busy(): boolean {
     return BUSY.has(this.state);
   }
@@ -144,6 +149,7 @@ export class Transfer {
           this.context.resumables.remove(this.file);
         }
       } catch (error) {
+        if (this.canceledMeanwhile()) return;
         if (error instanceof TesseraError && (error.status === 404 || error.status === 400)) {
           this.context.resumables.remove(this.file); // gone, or another owner's: start afresh
         } else {
@@ -151,6 +157,7 @@ export class Transfer {
           return;
         }
       }
+      if (this.canceledMeanwhile()) return;
     }
     this.begin(resumeId);
   }

@@ -91,6 +91,26 @@ describe('@tessera/client against the real stack', () => {
     expect(seen.sent.length - sentBeforeResume).toBeLessThanOrEqual(paused.missing.length);
   });
 
+  it('survives pause and resume in quick succession (a double resume runs one upload), and an already aborted signal starts paused', async () => {
+    const data = randomBytes(2 * MiB);
+    const task = client.upload(data, { chunkSize: 128 * KiB, parallel: 2 });
+    await new Promise<void>((resolve) => task.on('sent', () => resolve()));
+    task.pause();
+    task.resume();
+    task.resume();
+    task.pause();
+    task.resume();
+    expect(await task.done).toMatchObject({ state: 'completed', sha256: sha256(data) });
+
+    const controller = new AbortController();
+    controller.abort();
+    const paused = client.upload(randomBytes(64 * KiB), { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(paused.state).toBe('paused');
+    paused.resume();
+    expect((await paused.done).state).toBe('completed');
+  });
+
   it('an AbortSignal pauses, and a new task with uploadId resumes the same upload from its missing chunks', async () => {
     const data = randomBytes(3 * MiB);
     const controller = new AbortController();

@@ -11,6 +11,8 @@ describe(isDependencyUnavailable.name, () => {
   it('recognises an S3-compatible store that throttles or fails on its side', () => {
     expect(isDependencyUnavailable(Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown' }))).toBe(true);
     expect(isDependencyUnavailable(Object.assign(new Error('UnknownError'), { $metadata: { httpStatusCode: 502 } }))).toBe(true);
+    expect(isDependencyUnavailable(Object.assign(new Error('Connection timed out after 5000 ms'), { name: 'TimeoutError' }))).toBe(true);
+    expect(isDependencyUnavailable(Object.assign(new Error('getaddrinfo EAI_AGAIN minio'), { code: 'EAI_AGAIN' }))).toBe(true);
     expect(isDependencyUnavailable(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }))).toBe(false);
   });
 

@@ -1,7 +1,7 @@
 // Error codes that mean "a dependency is away, try again shortly", not "bug": network
 // failures, PostgreSQL shutting down or out of connections (57P01, 57P03, 53300, class 08),
 // and a transaction that lost a deadlock or a serialization race (40P01, 40001).
-const CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P03', '53300', '40P01', '40001']);
+const CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EPIPE', '57P01', '57P03', '53300', '40P01', '40001']);
 // S3-compatible stores name throttling and their own outages.
 const NAMES = new Set([
   'MaxRetriesPerRequestError',
@@ -14,6 +14,9 @@ const NAMES = new Set([
   'InternalError',
   'RequestTimeout',
   'ThrottlingException',
+  // The AWS SDK's own: no connection within connectionTimeout, or a socket gone quiet.
+  'TimeoutError',
+  'NetworkingError',
 ]);
 // What the drivers say, without a code, when a connection died under a query or a transaction.
 const MESSAGES =

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -30,6 +30,22 @@ describe('FsBlobStore on disk', () => {
   const content = randomBytes(300_000);
   const sha256 = createHash('sha256').update(content).digest('hex');
   const blobFile = () => join(fixture.root, 'blobs', 'sha256', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+
+  it('never changes a staged or committed copy when a partial left behind by a crash is reopened', async () => {
+    const uploadId = randomUUID();
+    const partial = (await fixture.store.openPartial({ uploadId, index: 0 }, 0))!;
+    await partial.write(content);
+    await partial.sync();
+    const key = { uploadId, index: 0, token: 'staged' };
+    await partial.stageAs(key);
+    await partial.close();
+    await fixture.store.commitStaged(key, sha256);
+    // The partial was not deleted (a crash): the next request reopens it shorter, then empty.
+    await (await fixture.store.openPartial({ uploadId, index: 0 }, 400))!.close();
+    await (await fixture.store.openPartial({ uploadId, index: 0 }, 0))!.close();
+    expect((await readFile(blobFile())).equals(content)).toBe(true);
+    expect(await fixture.store.stagedSize(key)).toBe(content.length);
+  });
 
   it('lays staged attempts out as staging/<uploadId>/<index>-<token>', async () => {
     const key = { uploadId: randomUUID(), index: 4, token: 'abc_DEF-1' };

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { link, open, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { digestStream, EMPTY_SHA256, type PartialChunk, type StagedBytes, type StagingKey } from '@tessera/domain';
 
 /**
@@ -28,6 +28,7 @@ export class FsPartialChunk implements PartialChunk {
     syncFolder: () => Promise<void>,
     stagedPath: (key: StagingKey) => string,
   ): Promise<FsPartialChunk | null> {
+    await detachFromStagedCopies(path, syncFolder);
     const handle = await open(path, length === 0 ? 'w' : 'r+').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
       throw error;
@@ -61,6 +62,8 @@ export class FsPartialChunk implements PartialChunk {
     }
     this.size += data.length;
     this.hash?.update(data);
+    // Bytes added after a digest was taken: the next one is read from the file.
+    this.digest = null;
   }
 
   async sync(): Promise<void> {
@@ -80,7 +83,7 @@ export class FsPartialChunk implements PartialChunk {
 
   private async sha256(): Promise<string> {
     if (this.hash) {
-      this.digest ??= this.hash.digest('hex');
+      this.digest = this.hash.digest('hex');
       this.hash = null;
     }
     if (this.digest) return this.digest;
@@ -92,4 +95,27 @@ export class FsPartialChunk implements PartialChunk {
       await reader.close();
     }
   }
+}
+
+/**
+ * A partial that was already staged shares its inode with the staged attempt, and through
+ * it perhaps with a committed blob (a crash came before the partial was deleted). Its bytes
+ * must never change in place: the partial gets a copy of its own first.
+ */
+async function detachFromStagedCopies(path: string, syncFolder: () => Promise<void>): Promise<void> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (!info || info.nlink <= 1) return;
+  const copy = `${path}.copy`;
+  await copyFile(path, copy);
+  const handle = await open(copy, 'r+');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(copy, path);
+  await syncFolder();
 }

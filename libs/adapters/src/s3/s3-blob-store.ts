@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BlobStore, ByteRange, PartialChunk, PartialKey, StageOptions, StagedBytes, StagingKey } from '@tessera/domain';
 import { copyWithLimits } from '../fs/limited-copy';
-import { createS3Client, S3Bucket, type S3ConnectionOptions } from './s3-bucket';
+import { createS3Client, isMissingObject, S3Bucket, type S3ConnectionOptions } from './s3-bucket';
 import { S3Keys } from './s3-keys';
 import { S3PartialChunk } from './s3-partial-chunk';
 import { BufferedUploadSink, StreamingPutSink, type UploadSink } from './upload-sinks';
@@ -54,7 +54,8 @@ export class S3BlobStore implements BlobStore {
     this.partBytes = positive(options.partBytes ?? 5 * MiB, 'partBytes');
     this.segmentBytes = positive(options.segmentBytes ?? 8 * MiB, 'segmentBytes');
     this.smallBodyBytes = options.smallBodyBytes ?? MiB;
-    this.pingTimeoutMs = options.pingTimeoutMs ?? 5000;
+    // Below the 2 s the readiness checks wait, so a probe's ping never outlives the probe.
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 1500;
   }
 
   /**
@@ -105,7 +106,7 @@ export class S3BlobStore implements BlobStore {
     try {
       await this.bucket.copy(staged, blob);
     } catch (error) {
-      if ((error as Error).name !== 'NoSuchKey') throw error;
+      if (!isMissingObject(error)) throw error;
       if (await this.bucket.exists(blob)) return;
       throw new Error(`Cannot commit chunk ${key.index} of upload ${key.uploadId} as blob ${sha256}: its staged object is gone. Stage the chunk again.`, { cause: error });
     }

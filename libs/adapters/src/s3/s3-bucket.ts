@@ -33,10 +33,12 @@ export interface S3ConnectionOptions {
   maxSockets?: number;
   /** How long opening a connection may take, ms (default 5000): an unreachable store fails fast. */
   connectionTimeoutMs?: number;
+  /** How long a connection may stay silent mid-request or mid-response, ms (default 30000). */
+  socketTimeoutMs?: number;
   /**
    * How long one operation may wait for the store's answer, retries included, ms (default
-   * 60000). A streamed body is not timed while it flows (the source's idle timeout covers a
-   * stall), only the wait for the answer once it has been sent.
+   * 60000). A streamed body is not timed while it flows, only the wait for the answer once it
+   * has been sent; a stall on the wire in either direction is the socket timeout's.
    */
   operationTimeoutMs?: number;
 }
@@ -79,6 +81,8 @@ export function createS3Client(options: S3ConnectionOptions): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: options.connectionTimeoutMs ?? 5000,
+      // A response body that stops flowing must fail (and its job be retried), not hang a finalize or a download.
+      socketTimeout: options.socketTimeoutMs ?? 30_000,
       httpAgent: { keepAlive: true, maxSockets },
       httpsAgent: { keepAlive: true, maxSockets },
     },
@@ -166,7 +170,9 @@ export class S3Bucket {
       body.destroy();
       throw new Error(`The S3 store answered bytes ${served[1]}-${served[2]} of ${key} for a request of ${range.start}-${range.end}.`);
     }
-    return length > wanted ? { body: firstBytes(body, wanted), length: wanted } : { body, length };
+    // A store that ignored the Range (no Content-Range) sent the whole object: cut the range out of it.
+    if (length > wanted) return { body: bytesOf(body, served ? 0 : range.start, wanted), length: wanted };
+    return { body, length };
   }
 
   /** The whole object (or range) in memory: only for objects known to be small. */
@@ -298,13 +304,21 @@ export class S3Bucket {
 }
 
 /** The first `length` bytes of `source`, which is then destroyed (its connection released). */
-function firstBytes(source: Readable, length: number): Readable {
+/** `length` bytes of `source` after skipping its first `skip` bytes. */
+function bytesOf(source: Readable, skip: number, length: number): Readable {
   return Readable.from(
     (async function* () {
+      let toSkip = skip;
       let left = length;
       // Leaving the loop early destroys the source.
       for await (const piece of source) {
-        const bytes = piece as Buffer;
+        let bytes = piece as Buffer;
+        if (toSkip > 0) {
+          const dropped = Math.min(toSkip, bytes.length);
+          toSkip -= dropped;
+          bytes = bytes.subarray(dropped);
+          if (bytes.length === 0) continue;
+        }
         if (bytes.length >= left) {
           yield bytes.subarray(0, left);
           return;

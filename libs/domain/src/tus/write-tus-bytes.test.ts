@@ -256,10 +256,10 @@ describe(`${WriteTusBytes.name} offsets`, () => {
     expect(await h.repo.findById(id)).toMatchObject({ state: 'completed', sha256: sha256(data) });
   });
 
-  it('[BUG] reports the start of a rejected chunk as the offset when that chunk was completed from a recorded partial', async () => {
-    // PATCH 1 records 36 KiB of chunk 1; PATCH 2 fills chunk 1 exactly and ends on the boundary,
-    // so nothing newer is recorded. When the worker rejects chunk 1, its partial file is gone,
-    // yet HEAD still counts the 36 KiB recorded for index 1.
+  it('reports the start of a rejected chunk as the offset when that chunk was completed from a recorded partial', async () => {
+    // PATCH 1 records 36 KiB of chunk 1; PATCH 2 fills chunk 1 exactly and ends on the boundary.
+    // When the worker then rejects chunk 1, its partial file is gone: HEAD must not count the
+    // 36 KiB once recorded for index 1.
     const h = harness();
     const data = randomBytes(3 * CHUNK);
     const { id } = await createUpload(h, data.length);
@@ -487,7 +487,7 @@ describe(`${WriteTusBytes.name} with a deferred length`, () => {
   it.each([
     ['the body fails after its last byte', (rest: Buffer) => failingBody([rest], new Error('client went away')), 'client went away'],
     ['bytes follow past the length', (rest: Buffer) => bodyOf(Buffer.concat([rest, randomBytes(10)])), 'payload-too-large'],
-  ])('[BUG] lets a deferred upload finish when the PATCH carrying its length fails after its last (short) chunk was queued: %s', async (_case, bodyFor, failure) => {
+  ])('lets a deferred upload finish when the PATCH carrying its length fails after its last (short) chunk was queued: %s', async (_case, bodyFor, failure) => {
     const h = harness();
     const data = randomBytes(2 * CHUNK + 5_555);
     const { id } = await createUpload(h, null);

@@ -78,7 +78,7 @@ export class WriteTusBytes {
 
     const lock = { uploadId: upload.id, token: this.ids.token() };
     if (!(await this.tus.lock({ ...lock, now: this.clock.now(), leaseMs: this.settings.lockLeaseMs }))) throw new UploadLockedError();
-    const held = this.keepLocked(lock, input.body);
+    const lease = this.keepLocked(lock, input.body);
     try {
       // Read again under the lock: the writer before may have fixed the length or finished the upload.
       upload = await findVisibleUpload(this.repo, input.ownerId, input.uploadId);
@@ -89,7 +89,7 @@ export class WriteTusBytes {
       // A length sent with this request counts for its bytes, but is kept only if the request succeeds.
       const length = this.checkLength(upload, input.length, offset);
       const target = length === upload.size ? upload : { ...upload, size: length };
-      const limit = target.size ?? Math.min(this.settings.maxUploadBytes, MAX_CHUNK_COUNT * upload.chunkSize);
+      const limit = target.size ?? deferredLimit(this.settings, upload.chunkSize);
       if (input.contentLength !== undefined && offset + input.contentLength > limit) throw new PayloadTooLargeError(offset + input.contentLength, limit);
       const checksum = input.checksum ? { ...input.checksum, hash: createHash(input.checksum.algorithm) } : null;
       const deps = { repo: this.repo, tus: this.tus, blobs: this.blobs, intake: this.intake };
@@ -102,13 +102,13 @@ export class WriteTusBytes {
         lengthFixed = true;
       };
       const holding = checksum !== null || input.contentLength === undefined;
-      const writer = new PatchWriter(deps, target, lock.token, this.settings, checksum, holding, progress, { assertLocked: held.assert, beforeLastChunk: fixLength });
+      const writer = new PatchWriter(deps, target, lock.token, this.settings, checksum, holding, progress, { assertLocked: lease.assert, beforeLastChunk: fixLength });
       input.onAccepted?.();
       const end = await writer.write(input.body, progress.partialBytes);
       await fixLength();
       return { upload: (await this.repo.findById(upload.id)) ?? upload, offset: end };
     } finally {
-      held.stop();
+      lease.stop();
       await this.tus.unlock(lock).catch(() => undefined);
     }
   }
@@ -121,7 +121,7 @@ export class WriteTusBytes {
     };
     if (upload.size !== null) refuse(`the upload's length is already ${upload.size} and cannot change.`);
     if (length < offset) refuse(`Upload-Length ${length} is below the ${offset} bytes already received.`);
-    const limit = Math.min(this.settings.maxUploadBytes, MAX_CHUNK_COUNT * upload.chunkSize);
+    const limit = deferredLimit(this.settings, upload.chunkSize);
     if (length > limit) throw new PayloadTooLargeError(length, limit);
     return length;
   }
@@ -141,24 +141,39 @@ export class WriteTusBytes {
     const lease = this.settings.lockLeaseMs;
     let confirmedAt = this.clock.now().getTime();
     let lost = false;
+    let stopped = false;
     const timer = setInterval(() => {
       const at = this.clock.now();
       this.tus.renew({ ...lock, now: at }).then(
         (held) => {
-          if (held) confirmedAt = at.getTime();
-          else (lost = true), body.destroy(new UploadLockedError());
+          // A renewal answered after the request ended (and unlocked) is no news.
+          if (stopped) return;
+          if (held) {
+            confirmedAt = at.getTime();
+          } else {
+            lost = true;
+            body.destroy(new UploadLockedError());
+          }
         },
         () => undefined,
       );
     }, Math.max(250, Math.floor(lease / 3)));
     timer.unref();
     return {
-      stop: () => clearInterval(timer),
+      stop: () => {
+        stopped = true;
+        clearInterval(timer);
+      },
       assert: () => {
         if (lost || this.clock.now().getTime() - confirmedAt > (lease * 3) / 4) throw new UploadLockedError();
       },
     };
   }
+}
+
+/** The most bytes an upload of deferred length may reach. */
+function deferredLimit(settings: TusSettings, chunkSize: number): number {
+  return Math.min(settings.maxUploadBytes, MAX_CHUNK_COUNT * chunkSize);
 }
 
 /** States in which every byte of the upload has arrived. */
@@ -174,8 +189,8 @@ interface Checksum {
 class PatchWriter {
   private index: number;
   private partial: PartialChunk | null = null;
-  /** Whole chunks waiting for the checksum before they are queued. */
-  private readonly held: { index: number; partial: PartialChunk }[] = [];
+  /** Whole chunks (durable, closed) waiting for the end of the body before they are queued. */
+  private readonly held: { index: number; length: number }[] = [];
   private readonly open = new Set<PartialChunk>();
   /** Indices whose partial file this request created. */
   private readonly created = new Set<number>();
@@ -207,7 +222,7 @@ class PatchWriter {
 
   /** Writes the body after the durable bytes of `start`; resolves with the durable offset after it. */
   async write(body: Readable, startBytes: number): Promise<number> {
-    const start = { index: this.index, bytes: startBytes };
+    let start = { index: this.index, bytes: startBytes };
     let failure: unknown = null;
     try {
       if (startBytes > 0) this.partial = await this.reopen(startBytes);
@@ -216,13 +231,27 @@ class PatchWriter {
         await this.promote(this.index, this.partial);
         this.partial = null;
         this.index += 1;
-        Object.assign(start, { index: this.index, bytes: 0 });
+        start = { index: this.index, bytes: 0 };
       }
       await this.consume(body);
       const checksum = this.checksum;
       if (checksum && !checksum.hash.digest().equals(checksum.digest)) throw new ChecksumMismatchError(checksum.algorithm);
     } catch (error) {
       failure = error;
+    }
+    // The lock may be another writer's now: no file is changed any more. What this request
+    // wrote to its chunk is recorded only if the lock turns out to be still ours (the record
+    // is taken under the lock token); whole chunks it held are left for the next request.
+    if (failure instanceof UploadLockedError) {
+      try {
+        if (this.checksum === null && this.partial) {
+          await this.partial.sync();
+          await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: this.partial.length });
+        }
+      } finally {
+        await this.closeAll();
+      }
+      throw failure;
     }
     // A refused request keeps nothing, and neither does one whose checksum could not be checked.
     const refused = failure instanceof ChecksumMismatchError || failure instanceof PayloadTooLargeError;
@@ -231,12 +260,19 @@ class PatchWriter {
       throw failure;
     }
     try {
-      for (const { index, partial } of this.held.splice(0)) await this.promote(index, partial);
       const partial = this.partial;
       if (partial && partial.length > 0 && this.upload.size !== null && this.position() === this.upload.size) await this.completeChunk(partial);
+      for (const { index, length } of this.held.splice(0)) {
+        const whole = await this.deps.blobs.openPartial({ uploadId: this.upload.id, index }, length);
+        if (!whole) throw new Error(`The partial file of chunk ${index} of upload ${this.upload.id} lost bytes while the request ran.`);
+        this.open.add(whole);
+        await this.promote(index, whole);
+      }
       // Recorded even when no chunk is being filled, so a record of a chunk promoted since never counts again.
       await this.partial?.sync();
-      await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: this.partial?.length ?? 0 });
+      this.hooks.assertLocked();
+      const recorded = await this.deps.tus.recordPartial({ uploadId: this.upload.id, token: this.lockToken, index: this.index, bytes: this.partial?.length ?? 0 });
+      if (!recorded) throw new UploadLockedError();
     } finally {
       await this.closeAll();
     }
@@ -292,11 +328,20 @@ class PatchWriter {
     }
   }
 
-  /** The chunk being filled is whole: queue it now, or hold it until the request has been accepted whole. */
+  /**
+   * The chunk being filled is whole: queue it now, or hold it (durable, its handle and
+   * buffers released) until the request has been accepted whole.
+   */
   private async completeChunk(partial: PartialChunk): Promise<void> {
     // Until it is queued it stays the chunk being filled, so a failure records it whole and the next request queues it.
-    if (this.holding) this.held.push({ index: this.index, partial });
-    else await this.promote(this.index, partial);
+    if (this.holding) {
+      await partial.sync();
+      this.open.delete(partial);
+      await partial.close();
+      this.held.push({ index: this.index, length: partial.length });
+    } else {
+      await this.promote(this.index, partial);
+    }
     this.partial = null;
     this.index += 1;
   }
@@ -311,7 +356,7 @@ class PatchWriter {
   }
 
   private limit(): number {
-    return this.upload.size ?? Math.min(this.settings.maxUploadBytes, MAX_CHUNK_COUNT * this.chunkSize);
+    return this.upload.size ?? deferredLimit(this.settings, this.chunkSize);
   }
 
   private position(): number {
@@ -340,6 +385,7 @@ class PatchWriter {
 
   /** Queues a whole chunk through the ordinary intake; its partial file goes once it is received. */
   private async promote(index: number, partial: PartialChunk): Promise<void> {
+    this.hooks.assertLocked();
     await partial.sync();
     if (this.upload.size !== null && index * this.chunkSize + partial.length === this.upload.size) await this.hooks.beforeLastChunk();
     try {
