@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps): Express {
   // An API, not pages: no scripts, frames or sniffing; HSTS is left to the TLS terminator.
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, strictTransportSecurity: false }));
   app.use(corsFor(deps.corsOrigins ?? []));
-  app.use(healthRouter(deps.readiness));
+  app.use(healthRouter(deps.readiness, (check, error) => deps.logger.warn({ check, err: error }, `readiness check ${check} failed; /readyz answers 503`)));
   if (deps.metrics && deps.metricsOnApi !== false) app.get('/metrics', metricsHandler(deps.metrics, (error) => deps.logger.warn({ err: error }, 'collecting metrics failed; answered 500')));
   // The web page and its configuration: no token needed, and their own CSP (the API keeps the strict one above).
   app.use(pageRouter(deps.page));

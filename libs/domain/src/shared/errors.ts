@@ -68,8 +68,10 @@ export class UploadNotReceivingError extends DomainError {
 /** The client stopped sending a body part-way; what arrived was dropped. */
 export class BodyTimeoutError extends DomainError {
   readonly code = ERROR_CODES.REQUEST_TIMEOUT;
-  constructor(idleMs: number) {
-    super(`No bytes of the body arrived for ${Math.round(idleMs / 1000)} s, so the request was given up and nothing of it was kept. Send it again.`, {
+  /** @param kept whether what arrived before was kept (a tus PATCH keeps its durable bytes) */
+  constructor(idleMs: number, kept = false) {
+    const what = kept ? 'what arrived before is kept: ask for the offset with HEAD and resume from there' : 'nothing of it was kept. Send it again';
+    super(`No bytes of the body arrived for ${Math.round(idleMs / 1000)} s, so the request was given up; ${what}.`, {
       idleTimeoutMs: idleMs,
     });
   }

@@ -299,7 +299,7 @@ class PatchWriter {
     const arm = (): void => {
       if (idle === undefined) return;
       clearTimeout(timer);
-      timer = setTimeout(() => body.destroy(new BodyTimeoutError(idle)), idle);
+      timer = setTimeout(() => body.destroy(new BodyTimeoutError(idle, this.checksum === null)), idle);
     };
     arm();
     try {

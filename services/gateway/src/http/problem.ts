@@ -85,8 +85,9 @@ export function toProblem(error: unknown): { problem: Problem; headers: Record<s
   }
   if (isDomainError(error)) {
     const { status, title } = PROBLEMS[error.code];
+    // A tus upload locked by another PATCH is free again once that request ends: clients may retry soon.
     const headers: Record<string, string> =
-      error instanceof ServiceUnavailableError ? { 'Retry-After': String(error.retryAfterSeconds) } : {};
+      error instanceof ServiceUnavailableError ? { 'Retry-After': String(error.retryAfterSeconds) } : error.code === ERROR_CODES.UPLOAD_LOCKED ? { 'Retry-After': '1' } : {};
     return { problem: { type: error.code, title, status, detail: error.message, ...(error.details ?? {}) }, headers, internal: false };
   }
   const parserProblem = fromBodyParser(error);

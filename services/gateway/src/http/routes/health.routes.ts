@@ -12,7 +12,11 @@ function withTimeout(check: () => Promise<void>): Promise<void> {
   });
 }
 
-export function healthRouter(checks: ReadinessChecks): Router {
+/**
+ * `/healthz` and `/readyz`. The public answer names each check `ok` or `down`; why one is
+ * down (driver messages, host names) goes to `onDown`, the operator's log, not to whoever asked.
+ */
+export function healthRouter(checks: ReadinessChecks, onDown: (check: string, error: unknown) => void = () => undefined): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
@@ -24,7 +28,9 @@ export function healthRouter(checks: ReadinessChecks): Router {
     const results = await Promise.allSettled(names.map((name) => withTimeout(checks[name]!)));
     const report = Object.fromEntries(names.map((name, i) => {
       const result = results[i]!;
-      return [name, result.status === 'fulfilled' ? 'ok' : `down: ${(result.reason as Error)?.message ?? result.reason}`];
+      if (result.status === 'fulfilled') return [name, 'ok'];
+      onDown(name, result.reason);
+      return [name, 'down'];
     }));
     const ready = results.every((r) => r.status === 'fulfilled');
     res.status(ready ? 200 : 503).set(ready ? {} : { 'Retry-After': '5' }).json({ status: ready ? 'ready' : 'not-ready', checks: report });
