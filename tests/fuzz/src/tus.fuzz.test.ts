@@ -41,7 +41,7 @@ import {
   type HeaderCase,
   type PatchCase,
 } from './support/tus-corpus';
-import { useTusHarness } from './support/tus-harness';
+import { useHarness } from './support/harness';
 import { quietSnapshot, settledTusDifferences, snapshotTus, tusDifferences, type TusSnapshot } from './support/tus-snapshot';
 
 jest.setTimeout(120_000);
@@ -74,7 +74,7 @@ const MALFORMED_PERCENT = ['%', '%zz', '%E0%A4%A', '%C0', '%e0%a4', `${'0'.repea
 const notPartialFile = (line: string) => !/^file [+-] staging\/[^/]+\/\d+\.partial /.test(line);
 
 describe('tus 1.0.0 at /files/ with bad input', () => {
-  const h = useTusHarness({ DEFAULT_CHUNK_SIZE: String(CHUNK) });
+  const h = useHarness({ DEFAULT_CHUNK_SIZE: String(CHUNK) });
   let alice: TusClient;
   let bob: TusClient;
   let maxSize: number;

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
+import { withTimeout } from '../system/readiness';
 import { metricOf } from './registry';
 
 /** The states `tessera_queue_jobs` reports, always all of them (0 when empty). */
@@ -46,7 +47,7 @@ export function registerQueueMetrics(registry: Registry, queues: readonly Inspec
     const at = now();
     if (cached && (cached.pending || at - cached.at < cacheMs)) return cached.snapshot;
     const entry: { at: number; pending: boolean; snapshot: Promise<QueueSnapshot[] | null> } = { at, pending: true, snapshot: Promise.resolve(null) };
-    entry.snapshot = withTimeout(Promise.all(queues.map((queue) => read(queue, now))), timeoutMs)
+    entry.snapshot = withTimeout(Promise.all(queues.map((queue) => read(queue, now))), timeoutMs, 'the queues did not answer')
       .catch((error: unknown) => {
         options.onError?.(error);
         return null;
@@ -112,10 +113,3 @@ async function read(queue: InspectedQueue, now: () => number): Promise<QueueSnap
   };
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the queues did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}

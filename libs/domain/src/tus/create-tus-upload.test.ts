@@ -1,19 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { StoreChunkJob } from '../jobs/jobs';
-import { FixedClock, InMemoryBlobStore, InMemoryTusRepository, InMemoryUploadRepository, RecordingChunkQueue, RecordingPublisher, SequentialIds } from '../testing';
 import { NotFoundError, PayloadTooLargeError, UploadExpiredError, ValidationError } from '../shared/errors';
 import { EMPTY_SHA256 } from '../shared/ids';
 import { MAX_CHUNK_COUNT } from '../upload/upload.schemas';
-import { ChunkIntake } from '../use-cases/chunk-intake';
-import { FinalizeUpload } from '../use-cases/finalize-upload.use-case';
-import { ReadContent } from '../use-cases/read-content.use-case';
-import { StoreChunk } from '../use-cases/store-chunk.use-case';
-import { ConcatenateFinals } from './concatenate-finals.use-case';
 import { CreateTusUpload, type CreateTusUploadInput } from './create-tus-upload.use-case';
+import { tusPipeline } from './tus-pipeline.fixture';
 import { TusStatus } from './tus-status.use-case';
 import type { TusSettings } from './tus-settings';
-import { WriteTusBytes } from './write-tus-bytes.use-case';
 
 const KiB = 1024;
 const CHUNK = 64 * KiB;
@@ -31,45 +24,13 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const fingerprint = (data: Buffer) => ({ length: data.length, sha256: sha256(data) });
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
-/** The use cases wired as the gateway and the worker wire them, over in-memory adapters. */
+/** The tus pipeline over in-memory adapters, with `overrides` of the settings. */
 function harness(overrides: Partial<TusSettings> = {}) {
-  const config = { ...settings, ...overrides };
-  const repo = new InMemoryUploadRepository();
-  const tus = new InMemoryTusRepository(repo);
-  const clock = new FixedClock();
-  const blobs = new InMemoryBlobStore(clock);
-  const queue = new RecordingChunkQueue();
-  const publisher = new RecordingPublisher();
-  const ids = new SequentialIds();
-  const intake = new ChunkIntake(repo, blobs, queue, ids, clock, config);
-  const concatenate = new ConcatenateFinals(tus, queue, clock);
-  const finalize = new FinalizeUpload(repo, blobs, publisher, clock, (upload) => concatenate.partCompleted(upload));
-  const store = new StoreChunk(repo, blobs, queue, publisher, clock, finalize);
-  const sut = {
-    create: new CreateTusUpload(repo, tus, concatenate, ids, clock, config),
-    write: new WriteTusBytes(repo, tus, blobs, intake, queue, ids, clock, config),
-    status: new TusStatus(repo, tus, clock),
-    read: new ReadContent(repo, blobs),
-    concatenate,
-  };
-  const ran = new Set<StoreChunkJob>();
-  /** Runs every store job not run yet, then every finalize job, until none is left (the queue keeps its record of store jobs). */
-  const drain = async () => {
-    const pending = () => queue.storeJobs.filter((job) => !ran.has(job));
-    while (pending().length > 0 || queue.finalizeJobs.size > 0) {
-      for (const job of pending()) {
-        ran.add(job);
-        await store.execute(job, { finalAttempt: false });
-      }
-      for (const id of [...queue.finalizeJobs]) {
-        queue.finalizeJobs.delete(id);
-        await finalize.execute(id);
-      }
-    }
-  };
+  const pipeline = tusPipeline({ ...settings, ...overrides });
+  const { repo } = pipeline;
   /** How many uploads the owner can see: proves a refused creation left nothing behind. */
   const countOf = async (ownerId = OWNER) => (await repo.list({ ownerId, limit: 100 })).items.length;
-  return { repo, tus, clock, queue, sut, drain, countOf };
+  return { ...pipeline, countOf };
 }
 type Harness = ReturnType<typeof harness>;
 

@@ -1,14 +1,10 @@
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { metricsHandler, type Registry } from '@tessera/adapters';
+import { metricsHandler, runReadinessChecks, type ReadinessChecks, type Registry } from '@tessera/adapters';
 import type { Logger } from '../logger';
 
-/** Named checks of the dependencies readiness depends on; each throws when its dependency is down. */
-export type ReadinessChecks = Readonly<Record<string, () => Promise<void>>>;
-
-/** A dependency slower than this counts as down (set the probe's timeoutSeconds above it). */
-const CHECK_TIMEOUT_MS = 2000;
+export type { ReadinessChecks };
 
 export interface OpsServerOptions {
   host: string;
@@ -77,28 +73,17 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 }
 
 async function readiness(checks: ReadinessChecks, logger: Logger): Promise<{ ready: boolean; checks: Record<string, string> }> {
-  const names = Object.keys(checks);
-  const results = await Promise.allSettled(names.map((name) => withTimeout(Promise.resolve().then(() => checks[name]!()), CHECK_TIMEOUT_MS)));
+  const results = await runReadinessChecks(checks);
   const report: Record<string, string> = {};
-  results.forEach((result, i) => {
-    const name = names[i]!;
-    if (result.status === 'fulfilled') {
+  for (const { name, error } of results) {
+    if (error === null) {
       report[name] = 'ok';
     } else {
-      const reason = (result.reason as Error)?.message ?? String(result.reason);
-      report[name] = `down: ${reason}`;
-      logger.warn({ err: result.reason, dependency: name }, `not ready: ${name} does not answer`);
+      report[name] = `down: ${(error as Error)?.message ?? String(error)}`;
+      logger.warn({ err: error, dependency: name }, `not ready: ${name} does not answer`);
     }
-  });
-  return { ready: results.every((r) => r.status === 'fulfilled'), checks: report };
-}
-
-function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+  return { ready: results.every((r) => r.error === null), checks: report };
 }
 
 function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {

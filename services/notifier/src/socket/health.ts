@@ -1,15 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { metricsHandler, type Registry } from '@tessera/adapters';
+import { metricsHandler, runReadinessChecks, type ReadinessChecks, type Registry } from '@tessera/adapters';
 import type { Logger } from '../logger';
 
-/** Named probes of the dependencies; each resolves when its dependency answers. */
-export type ReadinessChecks = Readonly<Record<string, () => Promise<void>>>;
-
-/**
- * A dependency slower than this counts as down, so a hung connection yields an answer that
- * names it rather than a probe timeout (set the probe's timeoutSeconds above this).
- */
-const CHECK_TIMEOUT_MS = 2000;
+export type { ReadinessChecks };
 
 /**
  * Answers the HTTP requests Socket.IO does not take: `/healthz` (the process runs),
@@ -29,17 +22,11 @@ export function healthRoutes(checks: ReadinessChecks, logger: Logger, registry?:
 }
 
 async function readiness(checks: ReadinessChecks, logger: Logger): Promise<{ status: number; body: object }> {
-  const results = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
-      try {
-        await withTimeout(check(), CHECK_TIMEOUT_MS);
-        return [name, 'up'] as const;
-      } catch (error) {
-        logger.warn({ err: error, dependency: name }, `not ready: ${name} does not answer`);
-        return [name, 'down'] as const;
-      }
-    }),
-  );
+  const results = (await runReadinessChecks(checks)).map(({ name, error }) => {
+    if (error === null) return [name, 'up'] as const;
+    logger.warn({ err: error, dependency: name }, `not ready: ${name} does not answer`);
+    return [name, 'down'] as const;
+  });
   const down = results.filter(([, state]) => state === 'down').map(([name]) => name);
   const report = Object.fromEntries(results);
   if (down.length === 0) return { status: 200, body: { status: 'ok', checks: report } };
@@ -53,14 +40,6 @@ async function readiness(checks: ReadinessChecks, logger: Logger): Promise<{ sta
       checks: report,
     },
   };
-}
-
-function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function sendJson(res: ServerResponse, status: number, body: object): void {

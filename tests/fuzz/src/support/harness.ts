@@ -16,11 +16,11 @@ const KNOWN = /\bKNOWN\b/;
 const LOG_DELAY_MS = 200;
 
 /**
- * One stack for the test file, plus a check after every test that no service logged an
- * unexpected error meanwhile: a 500 or a crashed handler is a failure even when the
- * client never saw it.
+ * One stack for the test file (started with `overrides`), plus a check after every test
+ * that no service logged an unexpected error meanwhile: a 500 or a crashed handler is a
+ * failure even when the client never saw it.
  */
-export function useHarness(): Harness {
+export function useHarness(overrides?: Record<string, string>): Harness {
   const harness = {} as Harness;
   // Logged errors before this index are accounted for (seen by a check, or a KNOWN test's).
   let accounted = 0;
@@ -32,7 +32,7 @@ export function useHarness(): Harness {
   };
 
   beforeAll(async () => {
-    harness.stack = await startFuzzStack();
+    harness.stack = await startFuzzStack(overrides);
     harness.http = new HttpClient(harness.stack.gatewayUrl);
     harness.owner = async (name = `owner-${randomUUID()}`) => new Owner(name, await harness.stack.tokenFor(name), harness.http);
   }, 60_000);

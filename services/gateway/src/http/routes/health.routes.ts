@@ -1,16 +1,7 @@
+import { runReadinessChecks, type ReadinessChecks } from '@tessera/adapters';
 import { Router } from 'express';
 
-/** Named checks of the dependencies readiness depends on; each throws when its dependency is down. */
-export type ReadinessChecks = Record<string, () => Promise<void>>;
-
-const CHECK_TIMEOUT_MS = 2000;
-
-function withTimeout(check: () => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-    check().then(resolve, reject).finally(() => clearTimeout(timer));
-  });
-}
+export type { ReadinessChecks };
 
 /**
  * `/healthz` and `/readyz`. The public answer names each check `ok` or `down`; why one is
@@ -24,15 +15,13 @@ export function healthRouter(checks: ReadinessChecks, onDown: (check: string, er
   });
 
   router.get('/readyz', async (_req, res) => {
-    const names = Object.keys(checks);
-    const results = await Promise.allSettled(names.map((name) => withTimeout(checks[name]!)));
-    const report = Object.fromEntries(names.map((name, i) => {
-      const result = results[i]!;
-      if (result.status === 'fulfilled') return [name, 'ok'];
-      onDown(name, result.reason);
+    const results = await runReadinessChecks(checks);
+    const report = Object.fromEntries(results.map(({ name, error }) => {
+      if (error === null) return [name, 'ok'];
+      onDown(name, error);
       return [name, 'down'];
     }));
-    const ready = results.every((r) => r.status === 'fulfilled');
+    const ready = results.every((r) => r.error === null);
     res.status(ready ? 200 : 503).set(ready ? {} : { 'Retry-After': '5' }).json({ status: ready ? 'ready' : 'not-ready', checks: report });
   });
 
