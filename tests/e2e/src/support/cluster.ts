@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { dropDatabase, redisConnection, signToken } from '@tessera/adapters';
-import { freePort } from './stack';
+import { dropDatabase, signToken } from '@tessera/adapters';
+import { deleteKeys, freePort, withDatabase } from './stack';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..', '..', '..');
@@ -156,25 +156,6 @@ export async function startNode(role: Role, name: string, shared: SharedEnv, por
     await new Promise((r) => setTimeout(r, 100));
   }
   return node;
-}
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-/** Removes this run's queues and job records, so repeated runs leave Redis as they found it. */
-async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
-  const redis = redisConnection(redisUrl, { maxRetriesPerRequest: 3 });
-  redis.on('error', () => undefined);
-  try {
-    for await (const keys of redis.scanStream({ match: pattern, count: 1000 })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /**

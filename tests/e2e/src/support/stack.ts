@@ -92,7 +92,7 @@ async function waitFor(url: string, timeoutMs: number, describe: () => string): 
 }
 
 /** Removes this run's queues and job records, so repeated runs leave Redis as they found it. */
-async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
+export async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
   const redis = redisConnection(redisUrl, { maxRetriesPerRequest: 3 });
   // A Redis a test left stopped must not turn the clean-up into an unhandled error event.
   redis.on('error', () => undefined);
@@ -105,7 +105,8 @@ async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
   }
 }
 
-function withDatabase(url: string, name: string): string {
+/** `url` with its database name replaced. */
+export function withDatabase(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();

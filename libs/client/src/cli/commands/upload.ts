@@ -59,7 +59,7 @@ interface UploadRun {
 }
 
 function retryable(error: unknown): boolean {
-  return isTesseraError(error) && (error.type === 'network' || [408, 429, 502, 503, 504].includes(error.status));
+  return isTesseraError(error) && error.retryable;
 }
 
 /** The SHA-256 of a file, read as a stream while the upload runs. */
