@@ -20,4 +20,7 @@ module.exports = (dir) => ({
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  // A suite whose set-up failed half-way may leave child processes behind: report and exit
+  // rather than keep CI waiting on them forever.
+  forceExit: true,
 });

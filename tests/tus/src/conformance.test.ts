@@ -67,10 +67,17 @@ describe('tus 1.0.0 on the gateway (/files/), raw HTTP', () => {
   const withoutTusResumable: string[] = [];
 
   beforeAll(async () => {
-    [stack, ttlStack] = await Promise.all([
+    // Both started at once; if one fails, the other is stopped too (its processes would keep jest alive).
+    const started = await Promise.allSettled([
       startStack({ DEFAULT_CHUNK_SIZE: String(MiB) }, { services: { gateway: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), CORS_ORIGIN: ORIGIN, TUS_LOCK_LEASE_MS: String(LOCK_LEASE_MS) } } }),
       startStack({ DEFAULT_CHUNK_SIZE: String(MiB) }, { services: { gateway: { UPLOAD_TTL_SECONDS: '1' } } }),
     ]);
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) {
+      await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.stop() : undefined)));
+      throw failed.reason;
+    }
+    [stack, ttlStack] = started.map((result) => (result as PromiseFulfilledResult<Stack>).value) as [Stack, Stack];
     token = await stack.token('alice');
     malloryToken = await stack.token('mallory');
   }, 90_000);

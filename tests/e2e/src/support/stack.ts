@@ -66,16 +66,25 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** A TCP port nothing listens on right now. */
+/** Ports this process handed out: the OS may offer a closed one again before its taker binds it. */
+const handedOut = new Set<number>();
+
+/** A TCP port nothing listens on right now, and not handed out before by this process. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port: picked } = server.address() as { port: number };
+        server.close(() => resolve(picked));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 async function waitFor(url: string, timeoutMs: number, describe: () => string): Promise<void> {
